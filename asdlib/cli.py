@@ -1,0 +1,34 @@
+"""``asdlib`` command line: one sub-command per module that owns it.
+
+Each module listed in ``COMMANDS`` exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (called with the parsed namespace, returning an exit code). Imports stay lazy so that
+``asdlib --help`` does not import torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("asdlib.data", "asdlib.synth", "asdlib.evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asdlib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (OSError, ValueError, KeyError) as err:  # bad input: one clear line, no traceback
+        print(f"asdlib {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

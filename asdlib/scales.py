@@ -1,0 +1,106 @@
+"""The three named scales (``smoke``, ``quick``, ``paper``) and how to override them.
+
+One code path serves all three; a scale is only a set of defaults (``shared/STYLE.md`` habit 6).
+``paper`` holds the paper's settings (Sec. 3.1-3.2 and ``shared/DATASET.md``); ``quick`` is the
+reduced setting of the default ``make book`` on a 2-core CPU; ``smoke`` is for tests (seconds).
+Imports nothing heavy.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SynthSize:
+    """How many clips the synthetic generator writes, per machine and section."""
+
+    clip_seconds: float
+    train_source: int      # normal source-domain training clips per section (real: 990)
+    train_target: int      # normal target-domain training clips per section (real: 10)
+    test_per_domain: int   # dev test: this many normal AND this many anomalous clips per domain (real: 50)
+    eval_test: int         # anonymised eval test clips per section (real: 200), same mix as dev test
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """STFT magnitude settings; a cache on disk is keyed by these (``asdlib.features``)."""
+
+    n_fft: int             # window = FFT length (paper: 2048 = 128 ms at 16 kHz)
+    hop: int               # paper: 512 = 32 ms
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def key(self) -> str:
+        return f"stft_nfft{self.n_fft}_hop{self.hop}"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Surrogate-task training (Sec. 3.2): one random chunk per clip per epoch, Adam."""
+
+    chunk_frames: int      # paper: 32
+    batch_size: int        # paper: 32
+    epochs: int            # paper: up to 300
+    checkpoint_every: int  # paper: 5
+    lr: float              # paper: 1e-4
+    lr_toycar: float       # paper: 1e-5
+    embed_hop: int         # test-time chunk hop in frames (paper: 1, i.e. 282 chunks per 10 s clip)
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    synth: SynthSize
+    features: FeatureSpec
+    train: TrainSettings
+
+    def replace(self, **overrides) -> "Scale":
+        """A copy with dotted overrides, e.g. ``scale.replace(**{"train.epochs": 3})``."""
+        out = self
+        for dotted, value in overrides.items():
+            part, _, leaf = dotted.partition(".")
+            if not leaf:
+                raise KeyError(f"override {dotted!r} must be dotted, e.g. train.epochs")
+            group = getattr(out, part)
+            if leaf not in {f.name for f in dataclasses.fields(group)}:
+                raise KeyError(f"unknown setting {dotted!r}")
+            out = dataclasses.replace(out, **{part: dataclasses.replace(group, **{leaf: value})})
+        return out
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SCALES: dict[str, Scale] = {
+    "smoke": Scale(
+        name="smoke",
+        synth=SynthSize(clip_seconds=2.0, train_source=12, train_target=2, test_per_domain=4, eval_test=16),
+        features=FeatureSpec(n_fft=128, hop=64),
+        train=TrainSettings(chunk_frames=32, batch_size=16, epochs=4, checkpoint_every=2,
+                            lr=1e-3, lr_toycar=1e-3, embed_hop=16),
+    ),
+    "quick": Scale(
+        name="quick",
+        synth=SynthSize(clip_seconds=4.0, train_source=48, train_target=4, test_per_domain=10, eval_test=40),
+        features=FeatureSpec(n_fft=256, hop=128),
+        train=TrainSettings(chunk_frames=32, batch_size=32, epochs=20, checkpoint_every=5,
+                            lr=1e-3, lr_toycar=1e-3, embed_hop=16),
+    ),
+    "paper": Scale(
+        name="paper",
+        synth=SynthSize(clip_seconds=10.0, train_source=990, train_target=10, test_per_domain=50, eval_test=200),
+        features=FeatureSpec(n_fft=2048, hop=512),
+        train=TrainSettings(chunk_frames=32, batch_size=32, epochs=300, checkpoint_every=5,
+                            lr=1e-4, lr_toycar=1e-5, embed_hop=1),
+    ),
+}
+
+
+def get_scale(name: str) -> Scale:
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise KeyError(f"unknown scale {name!r}; choose one of {sorted(SCALES)}") from None
