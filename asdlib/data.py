@@ -1,0 +1,343 @@
+"""The DCASE 2022 Task 2 data layer: index a data-set root, attribute vocabularies, checked audio.
+
+Layout (``shared/DATASET.md``)::
+
+    ROOT/dev_data/<machine>/{train,test}/*.wav     sections 00-02, labelled names
+    ROOT/eval_data/<machine>/{train,test}/*.wav    sections 03-05, anonymised test names
+
+Anonymised eval test clips get their label, domain and attributes from the official evaluator's
+folder (``ground_truth_data/``, ``ground_truth_domain/``, ``ground_truth_attributes/``) when it is
+given. This module does not import torch.
+"""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from asdlib.names import (DEV_SECTIONS, EVAL_SECTIONS, MACHINES, ClipNameError, parse_clip_name)
+
+SAMPLE_RATE = 16_000
+DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
+COLUMNS = ["path", "machine", "section", "domain", "split", "label", "attributes", "dataset", "name"]
+
+# The domain-shift factor of each section (DATASET.md, attribute table; eval 03/04/05 mirror 00/01/02).
+DOMAIN_SHIFT_KEY = {
+    "fan": ("m-n", "f-n", "n-lv"),
+    "gearbox": ("volt", "wt", "id"),
+    "bearing": ("vel", "loc", "f-n"),
+    "slider": ("vel", "ac", "f-n"),
+    "valve": ("pat", "panel", "v1pat"),
+    "ToyCar": ("car", "spd", "mic"),
+    "ToyTrain": ("car", "spd", "mic"),
+}
+
+
+class AudioError(ValueError):
+    """A clip that cannot be used as it is; the message names the file and the problem."""
+
+
+def domain_shift_key(machine: str, section: str) -> str:
+    """The attribute key whose values change between source and target domain in ``section``."""
+    return DOMAIN_SHIFT_KEY[machine][int(section) % 3]
+
+
+# --------------------------------------------------------------------------------------------
+# Index
+# --------------------------------------------------------------------------------------------
+def index_dataset(root: str | Path, truth: str | Path | None = None,
+                  machines: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """One row per clip under a DCASE 2022 root holding ``dev_data/``, ``eval_data/`` or both.
+
+    Args:
+        root: the data-set root.
+        truth: the official evaluator's folder, used for anonymised eval test names.
+        machines: restrict to these machine folders (default: every machine folder present).
+
+    Returns:
+        DataFrame with columns ``path`` (str), ``machine``, ``section`` ('00'..'05'),
+        ``domain`` ('source'/'target' or None), ``split`` ('train'/'test'), ``label``
+        ('normal'/'anomaly' or None), ``attributes`` (dict key -> value), ``dataset``
+        ('dev_data'/'eval_data') and ``name`` (base name), sorted by machine, dataset, split, name.
+
+    Raises:
+        FileNotFoundError: a missing root, machine or split folder.
+        ClipNameError: a name that does not parse, or disagrees with its folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: data-set root not found")
+    present = [d for d in DATASETS if (root / d).is_dir()]
+    if not present:
+        raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
+    truth_table = _TruthTable(Path(truth)) if truth is not None else None
+    rows = []
+    for dataset in present:
+        machine_dirs = sorted(p.name for p in (root / dataset).iterdir() if p.is_dir())
+        wanted = machine_dirs if machines is None else list(machines)
+        for machine in wanted:
+            if machine not in MACHINES:
+                raise FileNotFoundError(f"{root / dataset / machine}: not a DCASE 2022 machine "
+                                        f"(expected one of {', '.join(MACHINES)})")
+            for split in ("train", "test"):
+                folder = root / dataset / machine / split
+                if not folder.is_dir():
+                    raise FileNotFoundError(f"{folder}: missing folder")
+                for path in sorted(folder.glob("*.wav")):
+                    rows.append(_row(path, dataset, machine, split, truth_table))
+    if not rows:
+        raise FileNotFoundError(f"{root}: no .wav clips found")
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.sort_values(["machine", "dataset", "split", "name"], kind="stable").reset_index(drop=True)
+
+
+def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable | None") -> list:
+    clip = parse_clip_name(str(path))
+    if clip.split != split:
+        raise ClipNameError(f"{path}: name says split {clip.split!r} but it lies in {split}/")
+    if clip.section not in DATASETS[dataset]:
+        raise ClipNameError(f"{path}: section {clip.section} does not belong in {dataset}/ "
+                            f"(expected {', '.join(DATASETS[dataset])})")
+    domain, label, attributes = clip.domain, clip.label, dict(clip.attributes)
+    if clip.anonymised and truth is not None:
+        domain, label, attributes = truth.lookup(machine, clip.section, path.name)
+    return [str(path), machine, clip.section, domain, split, label, attributes, dataset, path.name]
+
+
+class _TruthTable:
+    """The official evaluator's files: labels, domains and full attribute names of eval test clips."""
+
+    def __init__(self, folder: Path):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: evaluator folder not found")
+        self.folder = folder
+        self._cache: dict[tuple[str, str], dict[str, tuple]] = {}
+
+    def lookup(self, machine: str, section: str, name: str) -> tuple:
+        key = (machine, section)
+        if key not in self._cache:
+            self._cache[key] = self._load(machine, section)
+        try:
+            return self._cache[key][name]
+        except KeyError:
+            raise ClipNameError(f"{name}: not listed in the evaluator's files for {machine} section "
+                                f"{section} under {self.folder}") from None
+
+    def _load(self, machine: str, section: str) -> dict[str, tuple]:
+        labels = _read_pairs(self.folder / "ground_truth_data" / f"ground_truth_{machine}_section_{section}_test.csv")
+        domains = _read_pairs(self.folder / "ground_truth_domain" / f"ground_truth_{machine}_section_{section}_test.csv")
+        if set(labels) != set(domains):
+            raise ValueError(f"{self.folder}: ground_truth_data and ground_truth_domain list different "
+                             f"clips for {machine} section {section}")
+        attributes: dict[str, dict[str, str]] = {}
+        attr_file = self.folder / "ground_truth_attributes" / machine / f"attributes_{section}.csv"
+        if attr_file.is_file():
+            with open(attr_file, newline="") as handle:
+                for line_no, fields in enumerate(csv.reader(handle), start=1):
+                    if line_no == 1 or not fields:
+                        continue  # header
+                    # rows may have fewer fields than the header: the last one is the full name
+                    full = parse_clip_name(fields[-1])
+                    attributes[fields[0].rsplit("/", 1)[-1]] = dict(full.attributes)
+        table = {}
+        for name, flag in labels.items():
+            label = {"0": "normal", "1": "anomaly"}.get(flag)
+            domain = {"0": "source", "1": "target"}.get(domains[name])
+            if label is None or domain is None:
+                raise ValueError(f"{self.folder}: {name} has label {flag!r} / domain {domains[name]!r}; "
+                                 "expected 0 or 1")
+            table[name] = (domain, label, attributes.get(name, {}))
+        return table
+
+
+def _read_pairs(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: evaluator file not found")
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.reader(handle) if r]
+    bad = [i + 1 for i, r in enumerate(rows) if len(r) != 2]
+    if bad:
+        raise ValueError(f"{path}: line {bad[0]} is not 'name,value'")
+    return {name.strip(): value.strip() for name, value in rows}
+
+
+# --------------------------------------------------------------------------------------------
+# Summary and sanity checks (``asdlib index``)
+# --------------------------------------------------------------------------------------------
+# The real set's counts per section (DATASET.md): train 990 source + 10 target; test 50 per cell.
+REAL_COUNTS = {("train", "source", "normal"): 990, ("train", "target", "normal"): 10}
+REAL_COUNTS.update({("test", d, lab): 50 for d in ("source", "target") for lab in ("normal", "anomaly")})
+
+
+def count_table(index: pd.DataFrame) -> pd.DataFrame:
+    """Clip counts per machine, section, split, domain and label (unknown shown as '?')."""
+    keyed = index.assign(domain=index["domain"].fillna("?"), label=index["label"].fillna("?"))
+    return (keyed.groupby(["machine", "section", "split", "domain", "label"]).size()
+            .rename("clips").reset_index())
+
+
+def find_problems(index: pd.DataFrame) -> list[str]:
+    """What looks wrong in an index: missing sections or domains, counts unlike the sibling sections.
+
+    Counts that differ from the real DCASE 2022 set are reported as notes (the synthetic scales are
+    smaller by design).
+    """
+    problems = []
+    for (machine, dataset), part in index.groupby(["machine", "dataset"]):
+        for split in ("train", "test"):
+            have = set(part.loc[part["split"] == split, "section"])
+            missing = [s for s in DATASETS[dataset] if s not in have]
+            if missing:
+                problems.append(f"{machine} {dataset} {split}: missing section(s) {', '.join(missing)}")
+        train = part[part["split"] == "train"]
+        for section, sec in train.groupby("section"):
+            for domain in ("source", "target"):
+                if not (sec["domain"] == domain).any():
+                    problems.append(f"{machine} section {section} train: no {domain}-domain clips")
+        counts = count_table(part)
+        for (split, domain, label), cell in counts.groupby(["split", "domain", "label"]):
+            if cell["clips"].nunique() > 1:
+                detail = ", ".join(f"{s}: {n}" for s, n in zip(cell["section"], cell["clips"]))
+                problems.append(f"{machine} {split} {domain}/{label}: sections differ ({detail})")
+    per_section = count_table(index)
+    unlike = Counter()
+    for row in per_section.itertuples():
+        expected = REAL_COUNTS.get((row.split, row.domain, row.label))
+        if expected is not None and row.clips != expected:
+            unlike[(row.split, row.domain, row.label)] += 1
+    for (split, domain, label), n in sorted(unlike.items()):
+        problems.append(f"note: {n} section(s) have a {split} {domain}/{label} count unlike the real "
+                        f"set's {REAL_COUNTS[(split, domain, label)]} (expected for synthetic scales)")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Attribute vocabularies
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttributeVocab:
+    """Per machine: section classes and, per attribute key, the values seen in training clips.
+
+    ``encode_attributes`` maps a clip's attributes to one class index per key, -1 where the clip does
+    not carry the key or carries a value never seen in training (such a label is then ignored by the
+    multi-attribute loss, Eq. 3, instead of crashing).
+    """
+
+    sections: tuple[str, ...]
+    keys: tuple[str, ...]
+    values: dict[str, tuple[str, ...]]
+    shift_values: tuple[tuple[str, str], ...]   # (section, value) classes of the domain-shift attribute
+
+    @classmethod
+    def from_index(cls, index: pd.DataFrame, machine: str) -> "AttributeVocab":
+        train = index[(index["machine"] == machine) & (index["split"] == "train")]
+        if train.empty:
+            raise ValueError(f"no training clips of {machine} to build its attribute vocabulary from")
+        values: dict[str, set[str]] = {}
+        shift: set[tuple[str, str]] = set()
+        for section, attrs in zip(train["section"], train["attributes"]):
+            for key, value in attrs.items():
+                values.setdefault(key, set()).add(value)
+            shift_key = domain_shift_key(machine, section)
+            if shift_key in attrs:
+                shift.add((section, attrs[shift_key]))
+        keys = tuple(sorted(values))
+        return cls(sections=tuple(sorted(train["section"].unique())), keys=keys,
+                   values={k: tuple(sorted(values[k])) for k in keys}, shift_values=tuple(sorted(shift)))
+
+    @property
+    def attribute_classes(self) -> dict[str, int]:
+        """Number of classes per key, in key order (the model's attribute heads)."""
+        return {k: len(self.values[k]) for k in self.keys}
+
+    def encode_section(self, section: str) -> int:
+        try:
+            return self.sections.index(section)
+        except ValueError:
+            raise ValueError(f"section {section} has no training clips (known: {self.sections})") from None
+
+    def encode_attributes(self, attributes: dict[str, str]) -> list[int]:
+        """One class index per key in ``self.keys``; -1 for a missing key or an unseen value."""
+        out = []
+        for key in self.keys:
+            value = attributes.get(key)
+            known = self.values[key]
+            out.append(known.index(value) if value in known else -1)
+        return out
+
+    def encode_shift(self, machine: str, section: str, attributes: dict[str, str]) -> int:
+        """Class of the clip's domain-shift attribute value (per section), -1 if missing or unseen."""
+        pair = (section, attributes.get(domain_shift_key(machine, section)))
+        return self.shift_values.index(pair) if pair in self.shift_values else -1
+
+    def as_dict(self) -> dict:
+        return {"sections": list(self.sections), "keys": list(self.keys),
+                "values": {k: list(v) for k, v in self.values.items()},
+                "shift_values": [list(p) for p in self.shift_values]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AttributeVocab":
+        return cls(sections=tuple(d["sections"]), keys=tuple(d["keys"]),
+                   values={k: tuple(v) for k, v in d["values"].items()},
+                   shift_values=tuple(tuple(p) for p in d["shift_values"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Audio
+# --------------------------------------------------------------------------------------------
+def load_clip(path: str | Path, min_samples: int = 1) -> np.ndarray:
+    """Read one clip as float32 in [-1, 1], shape (n_samples,), checking what it reads.
+
+    Raises :class:`AudioError` naming the file when it cannot be read, is not 16 kHz, is not mono,
+    or holds fewer than ``min_samples`` samples (e.g. shorter than one 32-frame training chunk).
+    """
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception as err:  # soundfile raises several types for broken or missing files
+        raise AudioError(f"{path}: cannot read audio ({err})") from None
+    if info.samplerate != SAMPLE_RATE:
+        raise AudioError(f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz")
+    if info.channels != 1:
+        raise AudioError(f"{path}: {info.channels} channels, expected mono")
+    if info.frames < min_samples:
+        raise AudioError(f"{path}: {info.frames} samples ({info.frames / SAMPLE_RATE:.3f} s), "
+                         f"shorter than the {min_samples} samples one chunk needs")
+    try:
+        wave, _ = soundfile.read(str(path), dtype="float32", always_2d=False)
+    except Exception as err:
+        raise AudioError(f"{path}: cannot read audio ({err})") from None
+    return wave
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+def register(subparsers) -> None:
+    p = subparsers.add_parser("index", help="count the clips of a DCASE 2022 root and list what looks wrong")
+    p.add_argument("root", type=Path)
+    p.add_argument("--truth", type=Path, default=None,
+                   help="the evaluator's folder (ground_truth_data/, ground_truth_domain/) for eval test clips")
+    p.set_defaults(func=_cli_index)
+
+
+def _cli_index(args) -> int:
+    index = index_dataset(args.root, truth=args.truth)
+    table = count_table(index)
+    wide = table.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"],
+                             values="clips", fill_value=0, aggfunc="sum")
+    wide.columns = ["/".join(c) for c in wide.columns]
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
+        print(wide.to_string())
+    print(f"\n{len(index)} clips, {index['machine'].nunique()} machine(s)")
+    problems = find_problems(index)
+    if problems:
+        print("\nWhat looks wrong:")
+        for line in problems:
+            print(f"  - {line}")
+    return 0

@@ -1,0 +1,208 @@
+"""Clip embeddings at test time: every chunk of a clip through the model, pooled per clip (Sec. 3.3).
+
+At test time the paper cuts each spectrogram into 32-frame chunks with a hop of one frame (282
+chunks for a 10 s clip), embeds every chunk, and pools the chunk embeddings of a clip by their
+mean (by their standard deviation for valve). This module does that in large batches:
+
+* :func:`chunk_view` - the chunks of one spectrogram as a strided view (no copies),
+* :func:`n_chunks` - how many chunks a spectrogram of ``n_frames`` frames gives,
+* :func:`embed_clips` - pooled embeddings of many clips, one array per embedding space,
+* :func:`default_pooling` - the paper's pooling per machine.
+
+The model contract: ``model.embeddings(x) -> dict[str, Tensor]`` with ``x`` of shape
+``(batch, 1, chunk_frames, n_bins)`` float32 and each value of shape ``(batch, dim)``.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from asdlib.names import MACHINES
+
+POOLINGS = ("mean", "std")
+
+
+def n_chunks(n_frames: int, chunk_frames: int = 32, hop: int = 1) -> int:
+    """Number of ``chunk_frames``-frame chunks at a hop of ``hop`` frames: ``1 + (n_frames - chunk_frames) // hop``.
+
+    Sec. 3.3: 282 for a 313-frame (10 s) clip with ``chunk_frames=32, hop=1``. Raises
+    ``ValueError`` if the clip is shorter than one chunk or the sizes are not positive.
+    """
+    if chunk_frames < 1 or hop < 1:
+        raise ValueError(f"chunk_frames ({chunk_frames}) and hop ({hop}) must be positive")
+    if n_frames < chunk_frames:
+        raise ValueError(f"{n_frames} frames are fewer than one chunk of {chunk_frames} frames")
+    return 1 + (n_frames - chunk_frames) // hop
+
+
+def chunk_view(spec, chunk_frames: int = 32, hop: int = 1) -> torch.Tensor:
+    """Every chunk of one spectrogram as a strided view (Sec. 3.3: test-time chunks, hop one frame).
+
+    Args:
+        spec: ``(n_frames, n_bins)`` tensor or numpy array (any float dtype; a numpy array,
+            memory-mapped or not, is wrapped without a copy; a read-only one gives a view that
+            must not be written to).
+        chunk_frames: frames per chunk (paper: 32).
+        hop: frames between the starts of consecutive chunks (paper: 1).
+
+    Returns:
+        ``(n_chunks, 1, chunk_frames, n_bins)`` tensor sharing ``spec``'s storage, where chunk
+        ``i`` is ``spec[i * hop : i * hop + chunk_frames]`` and ``n_chunks`` is
+        :func:`n_chunks` of ``n_frames``.
+    """
+    if isinstance(spec, np.ndarray):
+        with warnings.catch_warnings():  # read-only memmaps: we only ever read the view
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            spec = torch.from_numpy(spec)
+    if not isinstance(spec, torch.Tensor) or spec.dim() != 2:
+        shape = tuple(getattr(spec, "shape", ()))
+        raise ValueError(f"expected a (n_frames, n_bins) spectrogram, got shape {shape}")
+    try:
+        n_chunks(spec.shape[0], chunk_frames, hop)
+    except ValueError as err:
+        raise ValueError(f"spectrogram of shape {tuple(spec.shape)}: {err}") from None
+    # unfold gives (n_chunks, n_bins, chunk_frames); swap to (n_chunks, chunk_frames, n_bins).
+    return spec.unfold(0, chunk_frames, hop).transpose(1, 2).unsqueeze(1)
+
+
+def default_pooling(machine: str) -> str:
+    """The paper's pooling of chunk embeddings for ``machine`` (Sec. 3.3): "std" for valve, else "mean"."""
+    if machine not in MACHINES:
+        raise ValueError(f"unknown machine {machine!r}; choose one of {MACHINES}")
+    return "std" if machine == "valve" else "mean"
+
+
+def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32, hop: int = 1,
+                pooling: str = "mean", batch_size: int = 1024, device=None,
+                progress: bool = False) -> dict[str, np.ndarray]:
+    """Pooled embeddings of many clips, one array per embedding space of the model (Sec. 3.3).
+
+    The chunks (:func:`chunk_view`) of consecutive clips fill batches of ``batch_size`` chunks (a
+    clip may span two batches), which go through ``model.embeddings`` under
+    ``torch.inference_mode`` in channels-last layout, with float16 autocast on CUDA. Each clip's
+    chunk embeddings are then pooled per space, streaming (Chan et al.'s merge of batch means
+    and sums of squares, in float64), so the result does not depend on ``batch_size``.
+
+    Args:
+        model: module with ``embeddings(x) -> dict[str, Tensor]``, ``x`` of shape
+            ``(B, 1, chunk_frames, n_bins)`` float32, each value ``(B, dim)``. It is put in eval
+            mode for the call (its previous mode is restored), converted to channels-last memory
+            format (on CPU/CUDA), and moved to ``device`` if one is given.
+        specs: sequence of ``n_clips`` spectrograms ``(n_frames_i, n_bins)`` (numpy arrays,
+            e.g. float16 memory maps, or tensors); converted to float32 a batch at a time.
+        chunk_frames: frames per chunk (paper: 32).
+        hop: chunk hop in frames (paper: 1).
+        pooling: "mean" or "std" (population standard deviation over the clip's chunks, per
+            dimension; the paper's choice for valve, see :func:`default_pooling`).
+        batch_size: chunks per forward pass.
+        device: where to run; ``None`` uses the device of the model's parameters (CPU if none).
+        progress: show a tqdm bar counting chunks.
+
+    Returns:
+        dict space name -> ``(n_clips, dim)`` float32 array, in the model's space order. The
+        chunk count of clip ``i`` is ``n_chunks(len(specs[i]), chunk_frames, hop)``.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if len(specs) == 0:
+        raise ValueError("no spectrograms to embed")
+    n_bins = specs[0].shape[-1]
+    counts = []
+    for i, spec in enumerate(specs):
+        if len(spec.shape) != 2 or spec.shape[1] != n_bins:
+            raise ValueError(f"spectrogram {i} has shape {tuple(spec.shape)}; expected (n_frames, {n_bins})")
+        try:
+            counts.append(n_chunks(spec.shape[0], chunk_frames, hop))
+        except ValueError as err:
+            raise ValueError(f"spectrogram {i}: {err}") from None
+
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = torch.device(device)
+    layout = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+    was_training = model.training
+    model.eval()
+    model.to(device=device, memory_format=layout)
+
+    buffer = torch.empty((min(batch_size, sum(counts)), 1, chunk_frames, n_bins), dtype=torch.float32,
+                         memory_format=layout)
+    pooled = _Pool(len(specs), with_spread=pooling == "std")
+    bar = tqdm(total=sum(counts), unit="chunk", disable=not progress, desc="embedding")
+    try:
+        with torch.inference_mode():
+            for pieces in _batches(counts, batch_size):
+                rows = 0
+                for clip, first, stop in pieces:
+                    frames = specs[clip][first * hop:(stop - 1) * hop + chunk_frames]
+                    buffer[rows:rows + stop - first].copy_(chunk_view(frames, chunk_frames, hop))
+                    rows += stop - first
+                with torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda"):
+                    out = model.embeddings(buffer[:rows].to(device, non_blocking=True))
+                pooled.add([p[0] for p in pieces], [p[2] - p[1] for p in pieces],
+                           {name: e.float().cpu() for name, e in out.items()})
+                bar.update(rows)
+    finally:
+        bar.close()
+        model.train(was_training)
+    return pooled.result(pooling)
+
+
+def _batches(counts: list[int], batch_size: int):
+    """Yield lists of ``(clip, first_chunk, stop_chunk)`` pieces, ``batch_size`` chunks per list (the last may hold fewer)."""
+    pieces, room = [], batch_size
+    for clip, count in enumerate(counts):
+        first = 0
+        while first < count:
+            stop = min(count, first + room)
+            pieces.append((clip, first, stop))
+            room -= stop - first
+            first = stop
+            if room == 0:
+                yield pieces
+                pieces, room = [], batch_size
+    if pieces:
+        yield pieces
+
+
+class _Pool:
+    """Running per-clip mean (and sum of squared deviations) of chunk embeddings, per space, in float64."""
+
+    def __init__(self, n_clips: int, with_spread: bool):
+        self.count = torch.zeros(n_clips, 1, dtype=torch.float64)
+        self.with_spread = with_spread
+        self.mean: dict[str, torch.Tensor] = {}
+        self.m2: dict[str, torch.Tensor] = {}
+
+    def add(self, clips: list[int], lengths: list[int], embeddings: dict[str, torch.Tensor]) -> None:
+        """Merge one batch: ``embeddings[space]`` is ``(sum(lengths), dim)``, rows of clip ``clips[j]`` contiguous.
+
+        A clip appears at most once per batch, so indexing the accumulators by ``clips`` is safe.
+        """
+        idx = torch.tensor(clips)
+        n_b = torch.tensor(lengths, dtype=torch.float64)[:, None]
+        piece = torch.repeat_interleave(torch.arange(len(clips)), torch.tensor(lengths))
+        n_a = self.count[idx]
+        n = n_a + n_b
+        for name, e in embeddings.items():
+            e = e.double()
+            if name not in self.mean:
+                self.mean[name] = torch.zeros(len(self.count), e.shape[1], dtype=torch.float64)
+                self.m2[name] = torch.zeros_like(self.mean[name])
+            mean_b = torch.zeros(len(clips), e.shape[1], dtype=torch.float64).index_add_(0, piece, e) / n_b
+            delta = mean_b - self.mean[name][idx]
+            self.mean[name][idx] += delta * (n_b / n)
+            if self.with_spread:
+                m2_b = torch.zeros_like(mean_b).index_add_(0, piece, (e - mean_b[piece]) ** 2)
+                self.m2[name][idx] += m2_b + delta ** 2 * (n_a * n_b / n)
+        self.count[idx] = n
+
+    def result(self, pooling: str) -> dict[str, np.ndarray]:
+        if pooling == "mean":
+            return {name: m.numpy().astype(np.float32) for name, m in self.mean.items()}
+        return {name: (m2 / self.count).sqrt().numpy().astype(np.float32) for name, m2 in self.m2.items()}

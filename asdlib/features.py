@@ -1,0 +1,161 @@
+"""STFT log-magnitude features (paper Sec. 3.1), computed once per clip and cached on disk.
+
+A spectrogram is stored as (n_frames, n_bins) so that a 32-frame chunk is one contiguous slice.
+Paper setting: window = FFT length 2048 (128 ms), hop 512 (32 ms), 1025 bins, Hann window,
+``center=True`` (313 frames, hence 282 chunks of 32 frames, per 10 s clip).
+
+The cache holds one float16 ``.npy`` per machine and clip list, memory-mapped when read, in
+``<cache_dir>/<FeatureSpec.key()>/<machine>-<digest>/``. The digest covers every clip's path, size
+and modification time, so a changed data set never reads stale features. A cache is written into a
+temporary folder and renamed when complete: an interrupted build leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from asdlib.data import load_clip
+from asdlib.scales import FeatureSpec
+
+LOG_FLOOR = 1e-8
+
+
+def default_cache_dir() -> Path:
+    """``$ASDLIB_CACHE`` if set, else ``~/.cache/asdlib``."""
+    return Path(os.environ.get("ASDLIB_CACHE", Path.home() / ".cache" / "asdlib"))
+
+
+def n_frames(n_samples: int, spec: FeatureSpec) -> int:
+    """Frames of a clip of ``n_samples`` samples (``center=True``): 1 + n_samples // hop."""
+    return 1 + n_samples // spec.hop
+
+
+def min_samples(spec: FeatureSpec, chunk_frames: int = 32) -> int:
+    """Fewest samples that give one full chunk of ``chunk_frames`` frames."""
+    return (chunk_frames - 1) * spec.hop
+
+
+def log_spectrogram(waves, spec: FeatureSpec):
+    """Log STFT magnitude, ``log(max(|X|, 1e-8))``.
+
+    Args:
+        waves: float tensor (n_samples,) or (batch, n_samples).
+    Returns:
+        float32 tensor (n_frames, n_bins) or (batch, n_frames, n_bins).
+    """
+    import torch
+
+    waves = torch.as_tensor(waves, dtype=torch.float32)
+    window = torch.hann_window(spec.n_fft, device=waves.device)
+    stft = torch.stft(waves, n_fft=spec.n_fft, hop_length=spec.hop, win_length=spec.n_fft,
+                      window=window, center=True, return_complex=True)
+    return stft.abs().clamp_min(LOG_FLOOR).log().transpose(-1, -2)
+
+
+@dataclass
+class FeatureStore:
+    """Spectrograms of a list of clips, in the order of that list.
+
+    ``frames`` is a read-only float16 memory map (total_frames, n_bins); clip ``i`` is
+    ``frames[offsets[i] : offsets[i] + lengths[i]]``.
+    """
+
+    frames: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    paths: list[str]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        start = int(self.offsets[i])
+        return self.frames[start:start + int(self.lengths[i])]
+
+    @property
+    def n_bins(self) -> int:
+        return self.frames.shape[1]
+
+
+def _digest(paths: list[str]) -> str:
+    h = hashlib.sha1()
+    for path in paths:
+        st = os.stat(path)
+        h.update(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path | None = None,
+                  chunk_frames: int = 32, progress: bool = True, batch_size: int = 64) -> FeatureStore:
+    """Spectrograms of ``clips`` (rows of :func:`asdlib.data.index_dataset`, one machine), cached.
+
+    Computes what is missing (every clip is decoded and checked once: 16 kHz, mono, at least one
+    chunk long), then returns a memory-mapped :class:`FeatureStore` in the order of ``clips``.
+    """
+    machines = clips["machine"].unique()
+    if len(machines) != 1:
+        raise ValueError(f"load_features takes the clips of one machine, got {list(machines)}")
+    paths = list(clips["path"])
+    folder = Path(cache_dir or default_cache_dir()) / spec.key() / f"{machines[0]}-{_digest(paths)}"
+    if not (folder / "clips.json").is_file():
+        _build(folder, paths, spec, chunk_frames, progress, batch_size)
+    meta = json.loads((folder / "clips.json").read_text())
+    frames = np.load(folder / "frames.npy", mmap_mode="r")
+    return FeatureStore(frames=frames, offsets=np.asarray(meta["offsets"], dtype=np.int64),
+                        lengths=np.asarray(meta["lengths"], dtype=np.int64), paths=meta["paths"])
+
+
+def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int, progress: bool,
+           batch_size: int) -> None:
+    import soundfile
+    import torch
+    from tqdm.auto import tqdm
+
+    need = min_samples(spec, chunk_frames)
+    lengths = []
+    for path in paths:  # check every clip before writing anything
+        try:
+            frames = soundfile.info(path).frames
+        except Exception:
+            frames = 0  # load_clip below reports it properly
+        lengths.append(n_frames(frames, spec))
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    try:
+        out = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.float16,
+                                        shape=(int(sum(lengths)), spec.n_bins))
+        bar = tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
+                   disable=not progress)
+        for start in range(0, len(paths), batch_size):
+            batch = [load_clip(p, min_samples=need) for p in paths[start:start + batch_size]]
+            same = len({len(w) for w in batch}) == 1
+            if same:  # one batched STFT for equal-length clips (the usual case)
+                specs = list(log_spectrogram(torch.from_numpy(np.stack(batch)), spec))
+            else:
+                specs = [log_spectrogram(torch.from_numpy(w), spec) for w in batch]
+            for i, s in enumerate(specs, start=start):
+                if s.shape[0] != lengths[i]:
+                    raise RuntimeError(f"{paths[i]}: changed while features were computed")
+                out[offsets[i]:offsets[i] + lengths[i]] = s.numpy().astype(np.float16)
+            bar.update(len(batch))
+        bar.close()
+        out.flush()
+        del out
+        meta = {"spec": spec.key(), "paths": paths, "offsets": offsets.tolist(), "lengths": lengths}
+        (tmp / "clips.json").write_text(json.dumps(meta))
+        if folder.exists():  # a concurrent build finished first: keep theirs
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,116 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data
+#
+# DCASE 2022 Task 2 has seven machine types. Each has six *sections* (00-02 in the development
+# set, 03-05 in the evaluation set); a section is one recording setting. Within a section, clips
+# come from a *source* domain (990 training clips in the real set) and a *target* domain (only 10
+# training clips): the target domain differs in one attribute, such as a speed, a noise type or a
+# microphone. Training clips are all normal; test clips are normal or anomalous, and a detector
+# must rank anomalous clips above normal ones in both domains.
+#
+# This chapter shows the data set this build read: how many clips of each kind, and what a
+# normal and an anomalous clip look like in each domain.
+
+# %% tags=["parameters"]
+data_root = ""     # a DCASE 2022 root; empty: generate a smoke-scale synthetic set here
+truth_dir = ""     # the evaluator's folder, for the labels of anonymised eval test clips
+scale = "smoke"    # the feature settings of this scale are used for the spectrograms
+machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
+
+# %%
+# Colab / stand-alone: install asdlib when it is missing, and make a small data set when none is given.
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
+
+from pathlib import Path
+
+if not data_root:
+    from asdlib.scales import get_scale
+    from asdlib.synth import generate
+
+    data_root = str(Path("asdlib-smoke-data").resolve())
+    if not Path(data_root).exists():
+        generate(Path(data_root), get_scale("smoke").synth, machines=tuple(machines.split()))
+    truth_dir = str(Path(data_root) / "eval_truth")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+from asdlib.data import count_table, find_problems, index_dataset, load_clip
+from asdlib.features import log_spectrogram
+from asdlib.scales import get_scale
+
+index = index_dataset(data_root, truth=truth_dir or None, machines=tuple(machines.split()))
+spec = get_scale(scale).features
+display(Markdown(f"**Data root:** `{data_root}` ({len(index)} clips). Features of the `{scale}` "
+                 f"scale: STFT window {spec.n_fft}, hop {spec.hop}, {spec.n_bins} bins."))
+
+# %% [markdown]
+# ## Clip counts
+#
+# Per machine and section: training clips by domain, and test clips by domain and label. The
+# evaluation-set test clips (sections 03-05) have anonymised names; their domains and labels come
+# from the evaluator's ground-truth files.
+
+# %%
+counts = count_table(index)
+counts["cell"] = counts["split"] + " " + counts["domain"] + "/" + counts["label"].str.replace("normal", "norm.").str.replace("anomaly", "anom.")
+wide = counts.pivot_table(index=["machine", "section"], columns="cell", values="clips", fill_value=0, aggfunc="sum")
+wide.columns.name = None
+display(wide)
+problems = [p for p in find_problems(index) if not p.startswith("note:")]
+print("Problems found:", *(problems or ["none"]), sep="\n  ")
+
+# %% [markdown]
+# ## What the machines sound like
+#
+# For each machine: a normal and an anomalous test clip of section 00, in the source and the target
+# domain (log-magnitude STFT, the input of every system in this book). Differences between the
+# domains are often larger than the differences an anomaly makes: that is the domain-generalisation
+# problem the paper addresses.
+
+# %%
+def show_machine(machine):
+    part = index[(index.machine == machine) & (index.section == "00") & (index.split == "test")]
+    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6), sharey=True, constrained_layout=True)
+    for ax, (domain, label) in zip(axes, [(d, l) for d in ("source", "target") for l in ("normal", "anomaly")]):
+        pick = part[(part.domain == domain) & (part.label == label)]
+        if pick.empty:
+            ax.set_axis_off()
+            continue
+        row = pick.iloc[0]
+        logmag = log_spectrogram(torch.from_numpy(load_clip(row.path)), spec).numpy()
+        seconds = logmag.shape[0] * spec.hop / 16000
+        ax.imshow(logmag.T, origin="lower", aspect="auto", cmap="magma",
+                  extent=[0, seconds, 0, 8], vmin=np.percentile(logmag, 5), vmax=logmag.max())
+        attrs = ", ".join(f"{k}={v}" for k, v in row.attributes.items())
+        ax.set_title(f"{domain} / {label}\n{attrs}", fontsize=8)
+        ax.set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    fig.suptitle(machine, x=0.01, ha="left", fontweight="bold")
+    plt.show()
+
+
+for machine in sorted(index.machine.unique()):
+    show_machine(machine)

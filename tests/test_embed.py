@@ -1,0 +1,136 @@
+"""Test-time chunk embeddings (Sec. 3.3): strided chunk views and batched, pooled embeddings."""
+import numpy as np
+import pytest
+import torch
+
+from asdlib.embed import chunk_view, default_pooling, embed_clips, n_chunks
+
+
+class TinyModel(torch.nn.Module):
+    """Stand-in with the model contract: embeddings(x (B, 1, T, F)) -> {"section": (B, 6), "attribute": (B, 4)}."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(1, 3, kernel_size=3, padding=1)
+        self.norm = torch.nn.BatchNorm2d(3)
+        self.section = torch.nn.Linear(3, 6)
+        self.attribute = torch.nn.Linear(3, 4)
+        self.calls = 0
+
+    def embeddings(self, x):
+        assert x.dtype == torch.float32 and x.dim() == 4 and x.shape[1] == 1
+        self.calls += 1
+        h = torch.relu(self.norm(self.conv(x))).amax(dim=(2, 3))
+        return {"section": self.section(h), "attribute": torch.tanh(self.attribute(h))}
+
+
+@pytest.fixture
+def specs():
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=(n, 10)).astype(np.float16) for n in (40, 8, 23, 61)]
+
+
+def reference(model, specs, chunk_frames, hop, pooling):
+    """Per-chunk Python loop: each chunk alone through the model, pooled with numpy (population std)."""
+    out = {}
+    model.eval()
+    with torch.no_grad():
+        for spec in specs:
+            spec = torch.from_numpy(spec.astype(np.float32))
+            chunks = [model.embeddings(spec[i:i + chunk_frames][None, None]) for i in
+                      range(0, spec.shape[0] - chunk_frames + 1, hop)]
+            for name in chunks[0]:
+                e = np.concatenate([c[name].numpy() for c in chunks]).astype(np.float64)
+                out.setdefault(name, []).append(e.mean(0) if pooling == "mean" else e.std(0))
+    return {name: np.stack(v) for name, v in out.items()}
+
+
+def test_chunk_count_formula():
+    assert n_chunks(313, 32, 1) == 282  # a 10 s clip at the paper's settings
+    assert n_chunks(32, 32, 1) == 1
+    assert n_chunks(100, 32, 16) == 5
+    assert n_chunks(95, 32, 16) == 4
+    with pytest.raises(ValueError, match="20 frames are fewer than one chunk of 32 frames"):
+        n_chunks(20, 32, 1)
+
+
+def test_chunk_view_is_a_strided_view_with_the_right_chunks():
+    spec = torch.randn(313, 1025)
+    view = chunk_view(spec)
+    assert view.shape == (282, 1, 32, 1025)
+    assert view.untyped_storage().data_ptr() == spec.untyped_storage().data_ptr()
+    assert torch.equal(view[100, 0], spec[100:132])
+    spec[131, 7] = 123.0  # a write to the spectrogram shows in every chunk holding that frame
+    assert view[100, 0, 31, 7] == 123.0 and view[131, 0, 0, 7] == 123.0
+    hop = chunk_view(spec, chunk_frames=8, hop=5)
+    assert hop.shape == (1 + (313 - 8) // 5, 1, 8, 1025)
+    assert torch.equal(hop[3, 0], spec[15:23])
+
+
+def test_chunk_view_of_a_read_only_float16_memmap(tmp_path):
+    path = tmp_path / "spec.npy"
+    data = np.arange(50 * 6, dtype=np.float16).reshape(50, 6)
+    np.save(path, data)
+    mm = np.load(path, mmap_mode="r")
+    view = chunk_view(mm, chunk_frames=32, hop=4)
+    assert view.shape == (5, 1, 32, 6) and view.dtype == torch.float16
+    assert np.array_equal(view[2, 0].numpy(), data[8:40])
+    with pytest.raises(ValueError, match=r"shape \(10, 6\): 10 frames are fewer than one chunk of 32"):
+        chunk_view(mm[:10])
+    with pytest.raises(ValueError, match="n_frames, n_bins"):
+        chunk_view(np.zeros(10))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "std"])
+def test_embed_clips_equals_per_chunk_loop(specs, pooling):
+    model = TinyModel()
+    ref = reference(model, specs, chunk_frames=8, hop=3, pooling=pooling)
+    got = embed_clips(model, specs, chunk_frames=8, hop=3, pooling=pooling, batch_size=7)
+    assert list(got) == ["section", "attribute"]
+    for name in ref:
+        assert got[name].shape == (4, ref[name].shape[1]) and got[name].dtype == np.float32
+        np.testing.assert_allclose(got[name], ref[name], atol=1e-5)
+    if pooling == "std":
+        assert np.all(got["section"][1] == 0.0)  # an 8-frame clip has one chunk: no spread
+
+
+def test_embed_clips_independent_of_batch_size_and_input_type(specs, tmp_path):
+    model = TinyModel()
+    base = embed_clips(model, specs, chunk_frames=8, hop=2, pooling="std", batch_size=1024)
+    n_total = sum(n_chunks(len(s), 8, 2) for s in specs)
+    for batch_size in (1, 5, n_total - 1):
+        calls = model.calls
+        got = embed_clips(model, specs, chunk_frames=8, hop=2, pooling="std", batch_size=batch_size)
+        assert model.calls - calls == -(-n_total // batch_size)  # batches are filled across clips
+        for name in base:
+            np.testing.assert_allclose(got[name], base[name], atol=1e-5)
+    paths = []
+    for i, spec in enumerate(specs):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], spec)
+    memmaps = [np.load(p, mmap_mode="r") for p in paths]
+    tensors = [torch.from_numpy(s.astype(np.float32)) for s in specs]
+    for other in (memmaps, tensors):
+        got = embed_clips(model, other, chunk_frames=8, hop=2, pooling="std", progress=False)
+        for name in base:
+            np.testing.assert_allclose(got[name], base[name], atol=1e-6)
+
+
+def test_embed_clips_restores_training_mode_and_checks_inputs(specs):
+    model = TinyModel().train()
+    embed_clips(model, specs, chunk_frames=8)
+    assert model.training
+    with pytest.raises(ValueError, match="spectrogram 1: 8 frames are fewer than one chunk of 9 frames"):
+        embed_clips(model, specs, chunk_frames=9)
+    with pytest.raises(ValueError, match="spectrogram 1 has shape"):
+        embed_clips(model, [specs[0], specs[0][:, :5]], chunk_frames=8)
+    with pytest.raises(ValueError, match="pooling 'max'"):
+        embed_clips(model, specs, chunk_frames=8, pooling="max")
+
+
+def test_default_pooling():
+    assert default_pooling("valve") == "std"
+    assert {default_pooling(m) for m in ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider")} == {"mean"}
+    with pytest.raises(ValueError, match="unknown machine"):
+        default_pooling("pump")

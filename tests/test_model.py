@@ -1,0 +1,252 @@
+"""MobileFaceNet and the heads of every system (Sec. 2, 3.2-3.5), and the losses they train with."""
+import json
+import math
+
+import pytest
+import torch
+
+from asdlib.losses import ArcFace, masked_cross_entropy, reverse_gradient
+from asdlib.model import (BOTTLENECKS_ORIGINAL, SYSTEMS, ASDModel, MobileFaceNet, build_model,
+                          count_parameters, feature_map_size)
+
+N_BINS = 65
+N_SECTIONS = 3
+ATTRIBUTES = {"pat": 4, "panel": 3}
+SHIFT_CLASSES = 3
+SPACES = {
+    "sec_softmax": {"section": 128},
+    "sec_arcface": {"section": 128},
+    "mtl": {"mtl": 256},
+    "disent": {"section": 128, "attribute": 128},
+    "disent_split": {"section": 128, "attr:pat": 128, "attr:panel": 128},
+    "adversarial": {"section": 128},
+}
+LOGITS = {
+    "sec_softmax": {"section": N_SECTIONS},
+    "sec_arcface": {"section": N_SECTIONS},
+    "mtl": {"section": N_SECTIONS, "attr:pat": 4, "attr:panel": 3},
+    "disent": {"section": N_SECTIONS, "attr:pat": 4, "attr:panel": 3},
+    "disent_split": {"section": N_SECTIONS, "attr:pat": 4, "attr:panel": 3},
+    "adversarial": {"section": N_SECTIONS, "shift": SHIFT_CLASSES},
+}
+
+
+def make_model(system, n_bins=N_BINS, **kwargs):
+    torch.manual_seed(0)
+    return build_model(system, n_bins, N_SECTIONS, ATTRIBUTES, shift_classes=SHIFT_CLASSES, **kwargs)
+
+
+def make_batch(n=4, n_bins=N_BINS, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 32, n_bins, generator=g)
+    attributes = torch.stack([torch.randint(0, 4, (n,), generator=g),
+                              torch.randint(0, 3, (n,), generator=g)], dim=1)
+    attributes[0, 0] = -1                     # clip 0 lacks "pat"
+    shift = torch.randint(0, SHIFT_CLASSES, (n,), generator=g)
+    shift[1] = -1
+    return x, {"section": torch.arange(n) % N_SECTIONS, "attributes": attributes, "shift": shift}
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_output_shapes_and_embedding_names(system):
+    model = make_model(system).eval()
+    x, batch = make_batch()
+    with torch.no_grad():
+        out = model(x)
+        emb = model.embeddings(x)
+    assert {k: v.shape for k, v in emb.items()} == {k: (4, d) for k, d in SPACES[system].items()}
+    assert list(emb) == list(SPACES[system]) == list(model.spaces)
+    assert {k: v.shape for k, v in out["logits"].items()} == {k: (4, c) for k, c in LOGITS[system].items()}
+    for name in emb:
+        assert torch.equal(emb[name], out["embeddings"][name])
+    loss, stats = model.loss(out, batch)
+    assert loss.ndim == 0 and math.isfinite(loss.item())
+    assert 0.0 <= stats["section_acc"] <= 1.0 and stats["loss"] == pytest.approx(loss.item())
+
+
+@pytest.mark.parametrize("n_bins, fmap", [(65, (1, 3)), (129, (1, 5)), (1025, (1, 33))])
+def test_any_number_of_bins(n_bins, fmap):
+    model = make_model("disent", n_bins=n_bins).eval()
+    assert model.trunk.map_size == fmap == feature_map_size(32, n_bins)
+    with torch.no_grad():
+        emb = model.embeddings(torch.rand(2, 1, 32, n_bins))
+    assert emb["section"].shape == (2, 128) and emb["attribute"].shape == (2, 128)
+    with pytest.raises(ValueError, match="expected input"):
+        model.embeddings(torch.rand(2, 1, 32, n_bins + 1))
+
+
+def test_parameter_count_at_1025_bins():
+    # Reported: trunk (up to the GDConv's batch norm) 928,000; + the 256-d embedding layer of
+    # mtl/disent 1,059,584 (the paper's "about 1.06 M", within 0.1 %); + the 128-d one 993,792.
+    # The original MobileFaceNet strides (third group s=1) would give 977,664 / 1,043,456.
+    disent = make_model("disent", n_bins=1025).describe()
+    assert disent["n_parameters_trunk"] == 928_000
+    assert disent["n_parameters_embedding"] == 1_059_584
+    assert abs(disent["n_parameters_embedding"] - 1.06e6) < 0.001 * 1.06e6
+    assert make_model("sec_softmax", n_bins=1025).describe()["n_parameters_embedding"] == 993_792
+    assert count_parameters(MobileFaceNet(32, 1025, BOTTLENECKS_ORIGINAL)) == 977_664
+
+
+def test_original_mobilefacenet_size():
+    # Chen et al. (2018): 112x112 input, 7x7 GDConv, 128-d output, about 0.99 M parameters.
+    trunk = MobileFaceNet(112, 112, BOTTLENECKS_ORIGINAL)
+    assert trunk.map_size == (7, 7)
+    assert abs(count_parameters(trunk) + 512 * 128 + 2 * 128 - 0.99e6) < 0.02e6
+
+
+@pytest.mark.parametrize("system", ["sec_arcface", "disent_split"])
+def test_channels_last_matches_contiguous(system):
+    model = make_model(system).eval()
+    x, _ = make_batch()
+    with torch.no_grad():
+        ref = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        assert model.trunk.layers[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    for group in ("embeddings", "logits"):
+        for name in ref[group]:
+            torch.testing.assert_close(got[group][name], ref[group][name], atol=1e-5, rtol=1e-5)
+
+
+def _head_grads(model, x, batch, head=0):
+    model.zero_grad()
+    loss, _ = model.loss(model(x), batch)
+    loss.backward()
+    w = model.attribute_heads[head]
+    return loss, w.weight.grad.clone(), w.bias.grad.clone()
+
+
+@pytest.mark.parametrize("system", ["mtl", "disent", "disent_split"])
+def test_a_clip_lacking_a_key_gives_no_gradient(system):
+    model = make_model(system).eval()  # eval: batch norm does not mix the clips
+    x, batch = make_batch()
+    assert batch["attributes"][0, 0] == -1
+    _, w, b = _head_grads(model, x, batch)
+    assert w.abs().sum() > 0
+    # clip 0's input changes: the "pat" classifier's gradient does not move by a single bit
+    x2 = x.clone()
+    x2[0] = torch.rand_like(x2[0]) * 10
+    _, w2, b2 = _head_grads(model, x2, batch)
+    assert torch.equal(w, w2) and torch.equal(b, b2)
+    # and it equals the gradient of the batch without clip 0 (mean over the clips carrying "pat")
+    rest = {k: v[1:] for k, v in batch.items()}
+    _, w3, b3 = _head_grads(model, x[1:], rest)
+    torch.testing.assert_close(w, w3, atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(b, b3, atol=1e-7, rtol=1e-5)
+
+
+def test_a_key_no_clip_carries_adds_exact_zero():
+    model = make_model("disent").eval()
+    x, batch = make_batch()
+    batch["attributes"][:, 0] = -1
+    loss, w, b = _head_grads(model, x, batch)
+    assert math.isfinite(loss.item())
+    assert torch.count_nonzero(w) == 0 and torch.count_nonzero(b) == 0
+    out = model(x)
+    alone = torch.nn.functional.cross_entropy(out["logits"]["section"], batch["section"]) + \
+        torch.nn.functional.cross_entropy(out["logits"]["attr:panel"], batch["attributes"][:, 1])
+    torch.testing.assert_close(loss, alone)
+    batch["attributes"][:] = -1
+    _, stats = model.loss(out, batch)
+    assert math.isnan(stats["attribute_acc"]) and stats["attribute_loss"] == 0.0
+
+
+def test_masked_cross_entropy():
+    logits = torch.randn(5, 3, requires_grad=True)
+    labels = torch.tensor([0, -1, 2, -1, 1])
+    keep = labels >= 0
+    torch.testing.assert_close(masked_cross_entropy(logits, labels),
+                               torch.nn.functional.cross_entropy(logits[keep], labels[keep]))
+    none = masked_cross_entropy(logits, torch.full((5,), -1))
+    none.backward()
+    assert none.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
+
+
+def test_arcface_margin():
+    torch.manual_seed(0)
+    emb, labels = torch.randn(6, 8), torch.tensor([0, 1, 2, 3, 0, -1])
+    plain = ArcFace(8, 4, scale=32.0, margin=0.0)
+    torch.testing.assert_close(plain(emb, labels), 32.0 * plain.cosine(emb))
+    torch.testing.assert_close(plain(emb), 32.0 * plain.cosine(emb))
+    arc = ArcFace(8, 4, scale=32.0, margin=0.5)
+    arc.load_state_dict(plain.state_dict())
+    cos, logits = arc.cosine(emb), arc(emb, labels)
+    target = torch.nn.functional.one_hot(labels.clamp_min(0), 4).bool() & (labels >= 0)[:, None]
+    assert torch.equal(logits[~target], 32.0 * cos[~target])          # other classes and row -1 untouched
+    theta = torch.acos(cos[target])
+    assert (theta < math.pi - 0.5).all()
+    torch.testing.assert_close(torch.acos(logits[target] / 32.0), theta + 0.5, atol=1e-4, rtol=0)
+
+
+def test_arcface_threshold_beyond_pi_minus_margin():
+    arc = ArcFace(2, 2, scale=32.0, margin=0.5)
+    with torch.no_grad():
+        arc.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    angles = torch.tensor([2.8, 3.0, 3.1])                          # all beyond pi - 0.5 from class 0
+    emb = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    logits = arc(emb, torch.zeros(3, dtype=torch.long))[:, 0]
+    expected = 32.0 * (torch.cos(angles) - 0.5 * math.sin(math.pi - 0.5))
+    torch.testing.assert_close(logits, expected)
+    assert (logits[1:] < logits[:-1]).all()                          # still decreasing in the angle
+    easy = ArcFace(2, 2, scale=32.0, margin=0.5, easy_margin=True)
+    easy.load_state_dict(arc.state_dict())
+    torch.testing.assert_close(easy(emb, torch.zeros(3, dtype=torch.long))[:, 0], 32.0 * torch.cos(angles))
+
+
+def test_gradient_reversal_flips_the_gradient_into_the_section_embedding():
+    x = torch.randn(3, 4, requires_grad=True)
+    y = reverse_gradient(x, 0.7)
+    assert torch.equal(y, x)
+    (y * torch.arange(4.0)).sum().backward()
+    torch.testing.assert_close(x.grad, -0.7 * torch.arange(4.0).expand(3, 4))
+
+    model = make_model("adversarial", grl_lambda=0.7)
+    x, batch = make_batch()
+    out = model(x)
+    emb = out["embeddings"]["section"]
+    through = torch.autograd.grad(masked_cross_entropy(out["logits"]["shift"], batch["shift"]), emb)[0]
+    direct = torch.autograd.grad(masked_cross_entropy(model.shift_head[1](emb), batch["shift"]), emb)[0]
+    assert direct.abs().sum() > 0
+    torch.testing.assert_close(through, -0.7 * direct)
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_a_few_steps_overfit_a_fixed_batch(system):
+    model = make_model(system).train()
+    x, batch = make_batch(n=6)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(12):
+        opt.zero_grad()
+        loss, stats = model.loss(model(x), batch)
+        loss.backward()
+        opt.step()
+        history.append(stats)
+    key = "section_loss" if system == "adversarial" else "loss"   # the adversary's term is maximised
+    assert history[-1][key] < 0.5 * history[0][key]
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_rebuilt_from_config(system):
+    model = make_model(system).eval()
+    cfg = json.loads(json.dumps(model.describe()))
+    again = ASDModel.from_config(cfg).eval()
+    again.load_state_dict(model.state_dict())
+    x, _ = make_batch()
+    with torch.no_grad():
+        a, b = model.embeddings(x), again.embeddings(x)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="unknown system"):
+        make_model("vae")
+    with pytest.raises(ValueError, match="shift_classes"):
+        build_model("adversarial", N_BINS, N_SECTIONS, {}, shift_classes=0)
+    with pytest.raises(ValueError, match="attribute key"):
+        build_model("disent", N_BINS, N_SECTIONS, {})
+    model = make_model("mtl")
+    x, batch = make_batch()
+    batch["attributes"] = batch["attributes"][:, :1]
+    with pytest.raises(ValueError, match="attributes"):
+        model.loss(model(x), batch)
