@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("asdlib.data", "asdlib.synth", "asdlib.evaluate")
+COMMANDS = ("asdlib.synth", "asdlib.data", "asdlib.train", "asdlib.inference", "asdlib.evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

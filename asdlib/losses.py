@@ -29,7 +29,7 @@ def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
 
 
 class ArcFace(nn.Module):
-    """Additive angular margin classifier (ArcFace; Sec. 3.3, scale 32, margin 0.5).
+    """Additive angular margin classifier (ArcFace, Deng et al. 2019; the paper uses scale 32, margin 0.5).
 
     The logit of class ``c`` is ``scale * cos(theta_c)``, ``theta_c`` the angle between the
     L2-normalised embedding and the L2-normalised class weight ``W_c``. Given labels, the target

@@ -1,20 +1,17 @@
 """The neural model of the paper: a MobileFaceNet trunk (Sec. 3.2, Table 1) and the heads of each system.
 
-Systems (Sec. 2, 3.3-3.5), chosen by name in :func:`build_model`:
+Systems (Sec. 2, 3.3-3.5), chosen by name in :func:`build_model`; the embedding spaces are the keys of
+``model.embeddings(x)``:
 
-===============  ==========================================  ==========================================
-system           embedding spaces (``model.embeddings``)     classifiers and what they read
-===============  ==========================================  ==========================================
-``sec_softmax``  ``section`` (128)                           section softmax <- section (Eq. 2)
-``sec_arcface``  ``section`` (128)                           section ArcFace (s=32, m=0.5) <- section
-``mtl``          ``mtl`` (256, entangled)                    section and every attribute <- mtl
-``disent``       ``section`` (128), ``attribute`` (128)      section <- z_S (Eq. 2), attributes <- z_A
-                                                             (Eq. 3); z = [z_S, z_A] (Eq. 1)
-``disent_split`` ``section`` (128), ``attr:<key>`` (128      section <- z_S; attribute ``key`` <-
-                 each, one per attribute key)                ``attr:<key>`` (the paper's valve variant)
-``adversarial``  ``section`` (128)                           section <- section; domain-shift attribute
-                                                             <- gradient reversal <- section (ours)
-===============  ==========================================  ==========================================
+- ``sec_softmax``: ``section`` (128); section softmax classifier reads it (Eq. 2).
+- ``sec_arcface``: ``section`` (128); section ArcFace classifier (s = 32, m = 0.5) reads it.
+- ``mtl``: ``mtl`` (256, entangled); the section and every attribute classifier read it.
+- ``disent``: ``section`` z_S (128) and ``attribute`` z_A (128), z = [z_S, z_A] (Eq. 1); the section
+  classifier reads z_S (Eq. 2), every attribute classifier reads z_A (Eq. 3).
+- ``disent_split``: ``section`` (128) and one ``attr:<key>`` space (128 each) per attribute key, the
+  paper's valve variant; the classifier of ``key`` reads ``attr:<key>`` only.
+- ``adversarial`` (our definition; the paper gives only the name): ``section`` (128) with the section
+  classifier, plus a domain-shift attribute classifier reading it through gradient reversal.
 
 The embedding layer is one linear map of the 512-d GDConv output to the concatenation of all spaces
 (followed by batch norm), split into the named spaces; so ``mtl`` and ``disent`` share the same trunk
@@ -35,9 +32,9 @@ from torch.nn import functional as F
 from asdlib.losses import ArcFace, GradientReversal, masked_cross_entropy
 
 SYSTEMS = ("sec_softmax", "sec_arcface", "mtl", "disent", "disent_split", "adversarial")
-SECTION_DIM = 128      # z_S (Sec. 3.4)
-ATTRIBUTE_DIM = 128    # z_A (Sec. 3.4), and each per-key space of ``disent_split``
-MTL_DIM = 256          # the entangled MTL space (Sec. 3.3)
+SECTION_DIM = 128      # z_S
+ATTRIBUTE_DIM = 128    # z_A, and each per-key space of ``disent_split``
+MTL_DIM = 256          # the entangled MTL space
 TRUNK_DIM = 512        # channels of the last 1x1 conv and of the GDConv output (Table 1)
 ARCFACE_SCALE = 32.0
 ARCFACE_MARGIN = 0.5
@@ -222,30 +219,33 @@ class ASDModel(nn.Module):
         z = self.embedding(self.trunk(x))
         return dict(zip(self.spaces, torch.split(z, list(self.spaces.values()), dim=1)))
 
-    def forward(self, x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
-        """(B, 1, chunk_frames, n_bins) -> {"embeddings": {...}, "logits": {...}}.
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 1, chunk_frames, n_bins) -> one flat dict of tensors (flat, so callers can cast each value).
 
-        ``logits`` holds ``section`` (B, n_sections) (for ``sec_arcface``: ``32 * cos``, no margin),
-        ``attr:<key>`` (B, n_classes of key) for each attribute key of ``mtl``/``disent``/
-        ``disent_split``, and ``shift`` (B, shift_classes) for ``adversarial``.
+        ``emb:<space>`` (B, dim) for every space of :attr:`spaces` (as :meth:`embeddings` names them);
+        ``logits:section`` (B, n_sections) (for ``sec_arcface``: ``32 * cos``, no margin);
+        ``logits:attr:<key>`` (B, n_classes of key) for each attribute key of ``mtl``/``disent``/
+        ``disent_split``; ``logits:shift`` (B, shift_classes) for ``adversarial``.
         """
         emb = self.embeddings(x)
-        logits = {"section": self.section_head(emb[self._section_space])}
+        out = {f"emb:{name}": z for name, z in emb.items()}
+        out["logits:section"] = self.section_head(emb[self._section_space])
         for key, space, head in zip(self.attribute_keys, self._attribute_spaces, self.attribute_heads):
-            logits[f"attr:{key}"] = head(emb[space])
+            out[f"logits:attr:{key}"] = head(emb[space])
         if self.system == "adversarial":
-            logits["shift"] = self.shift_head(emb["section"])
-        return {"embeddings": emb, "logits": logits}
+            out["logits:shift"] = self.shift_head(emb["section"])
+        return out
 
     def loss(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss of the system (Eq. 2 + Eq. 3) and progress-bar statistics.
 
         Args:
-            outputs: what :meth:`forward` returned for the batch.
+            outputs: what :meth:`forward` returned for the batch (any float dtype: the losses are
+                computed in float32, so a forward pass under autocast is fine).
             batch: ``section`` (B,) long in [0, n_sections); ``attributes`` (B, K) long, K the number
                 of attribute keys in ``attribute_classes`` order, -1 where a clip lacks the key
                 (read by ``mtl``/``disent``/``disent_split``); ``shift`` (B,) long, -1 when missing
-                (read by ``adversarial``).
+                (read by ``adversarial``). Other entries are ignored.
 
         Returns:
             ``(loss, stats)``. loss = mean section cross-entropy over the batch (ArcFace logits with
@@ -256,10 +256,10 @@ class ASDModel(nn.Module):
             ``attribute_loss``, ``attribute_acc`` (pooled over all carried labels of all keys) or
             ``shift_loss``, ``shift_acc``; an accuracy is NaN when the batch carries no such label.
         """
-        logits = outputs["logits"]
+        logits = {k[len("logits:"):]: v.float() for k, v in outputs.items() if k.startswith("logits:")}
         section = batch["section"]
         if self.system == "sec_arcface":  # the margin needs the labels: recompute the logits with them
-            margin_logits = self.section_head(outputs["embeddings"]["section"], section)
+            margin_logits = self.section_head(outputs["emb:section"].float(), section)
             section_loss = F.cross_entropy(margin_logits, section)
         else:
             section_loss = F.cross_entropy(logits["section"], section)

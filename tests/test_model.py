@@ -56,9 +56,11 @@ def test_output_shapes_and_embedding_names(system):
         emb = model.embeddings(x)
     assert {k: v.shape for k, v in emb.items()} == {k: (4, d) for k, d in SPACES[system].items()}
     assert list(emb) == list(SPACES[system]) == list(model.spaces)
-    assert {k: v.shape for k, v in out["logits"].items()} == {k: (4, c) for k, c in LOGITS[system].items()}
+    expected = {**{f"emb:{k}": (4, d) for k, d in SPACES[system].items()},
+                **{f"logits:{k}": (4, c) for k, c in LOGITS[system].items()}}
+    assert {k: v.shape for k, v in out.items()} == expected
     for name in emb:
-        assert torch.equal(emb[name], out["embeddings"][name])
+        assert torch.equal(emb[name], out[f"emb:{name}"])
     loss, stats = model.loss(out, batch)
     assert loss.ndim == 0 and math.isfinite(loss.item())
     assert 0.0 <= stats["section_acc"] <= 1.0 and stats["loss"] == pytest.approx(loss.item())
@@ -103,9 +105,8 @@ def test_channels_last_matches_contiguous(system):
         model = model.to(memory_format=torch.channels_last)
         assert model.trunk.layers[0][0].weight.is_contiguous(memory_format=torch.channels_last)
         got = model(x.contiguous(memory_format=torch.channels_last))
-    for group in ("embeddings", "logits"):
-        for name in ref[group]:
-            torch.testing.assert_close(got[group][name], ref[group][name], atol=1e-5, rtol=1e-5)
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], atol=1e-5, rtol=1e-5)
 
 
 def _head_grads(model, x, batch, head=0):
@@ -143,8 +144,8 @@ def test_a_key_no_clip_carries_adds_exact_zero():
     assert math.isfinite(loss.item())
     assert torch.count_nonzero(w) == 0 and torch.count_nonzero(b) == 0
     out = model(x)
-    alone = torch.nn.functional.cross_entropy(out["logits"]["section"], batch["section"]) + \
-        torch.nn.functional.cross_entropy(out["logits"]["attr:panel"], batch["attributes"][:, 1])
+    alone = torch.nn.functional.cross_entropy(out["logits:section"], batch["section"]) + \
+        torch.nn.functional.cross_entropy(out["logits:attr:panel"], batch["attributes"][:, 1])
     torch.testing.assert_close(loss, alone)
     batch["attributes"][:] = -1
     _, stats = model.loss(out, batch)
@@ -203,8 +204,8 @@ def test_gradient_reversal_flips_the_gradient_into_the_section_embedding():
     model = make_model("adversarial", grl_lambda=0.7)
     x, batch = make_batch()
     out = model(x)
-    emb = out["embeddings"]["section"]
-    through = torch.autograd.grad(masked_cross_entropy(out["logits"]["shift"], batch["shift"]), emb)[0]
+    emb = out["emb:section"]
+    through = torch.autograd.grad(masked_cross_entropy(out["logits:shift"], batch["shift"]), emb)[0]
     direct = torch.autograd.grad(masked_cross_entropy(model.shift_head[1](emb), batch["shift"]), emb)[0]
     assert direct.abs().sum() > 0
     torch.testing.assert_close(through, -0.7 * direct)
@@ -216,7 +217,7 @@ def test_a_few_steps_overfit_a_fixed_batch(system):
     x, batch = make_batch(n=6)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     history = []
-    for _ in range(12):
+    for _ in range(8):
         opt.zero_grad()
         loss, stats = model.loss(model(x), batch)
         loss.backward()
@@ -250,3 +251,17 @@ def test_bad_inputs_are_refused():
     batch["attributes"] = batch["attributes"][:, :1]
     with pytest.raises(ValueError, match="attributes"):
         model.loss(model(x), batch)
+
+
+@pytest.mark.parametrize("system", ["sec_arcface", "disent"])
+def test_loss_of_an_autocast_forward_is_float32(system):
+    model = make_model(system).eval()
+    x, batch = make_batch()
+    with torch.no_grad():
+        ref, _ = model.loss(model(x), batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x)
+        assert out["logits:section"].dtype == torch.bfloat16
+        loss, _ = model.loss(out, batch)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, ref, atol=0.1, rtol=0.05)

@@ -1,0 +1,133 @@
+"""``make bench``: is the data path the bottleneck? Ratios measured in one run on this machine.
+
+1. training: chunks/s of the full pipeline (random chunks gathered from the memory-mapped feature
+   store, labels, forward, backward, Adam step) / chunks/s of the bare model step on a batch already
+   in memory. Goal: >= 0.8.
+2. embedding: hop-1 chunks/s of :func:`asdlib.embed.embed_clips` over whole clips (strided views,
+   batching across clips, pooling) / chunks/s of the bare ``model.embeddings`` forward on a batch
+   already in memory.
+
+Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20]``. Absolute figures
+are printed too (with the device), so GPU runs can be compared.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+
+def _rate(fn, n_chunks_per_call: int, calls: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    sync()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    sync()
+    return n_chunks_per_call * calls / (time.perf_counter() - start)
+
+
+def sync():
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from asdlib.data import index_dataset
+    from asdlib.embed import embed_clips
+    from asdlib.features import load_features
+    from asdlib.model import build_model
+    from asdlib.scales import SynthSize, get_scale
+    from asdlib.synth import generate
+    from asdlib.train import TrainingSet, pick_device
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="quick")
+    parser.add_argument("--system", default="disent")
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args(argv)
+    scale = get_scale(args.scale)
+    device = pick_device()
+    settings = scale.train
+    torch.manual_seed(0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        size = SynthSize(clip_seconds=scale.synth.clip_seconds, train_source=24, train_target=2,
+                         test_per_domain=2, eval_test=8)
+        generate(tmp / "data", size, seed=0, machines=("fan",), progress=False)
+        index = index_dataset(tmp / "data")
+        data = TrainingSet.build(index, "fan", scale, cache_dir=tmp / "cache", progress=False)
+        model = build_model(args.system, n_bins=scale.features.n_bins, n_sections=len(data.vocab.sections),
+                            attribute_classes=data.vocab.attribute_classes,
+                            shift_classes=len(data.vocab.shift_values))
+        model = model.to(device=device, memory_format=torch.channels_last)
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda"
+                    else torch.autocast("cpu", enabled=False))
+        bs = settings.batch_size
+
+        def step(x, labels):
+            with autocast:
+                outputs = model(x)
+            loss, _ = model.loss({k: v.float() if v.is_floating_point() else v for k, v in outputs.items()}, labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+
+        x0, l0 = next(b for b in data.epoch_batches(0, 0, bs, settings.chunk_frames) if len(b[0]) == bs)
+        x_mem = torch.from_numpy(x0).to(device).contiguous(memory_format=torch.channels_last)
+        l_mem = {k: torch.from_numpy(v).to(device) for k, v in l0.items()}
+        model.train()
+        bare = _rate(lambda: step(x_mem, l_mem), bs, args.steps)
+
+        epochs = iter(range(1, 10**6))
+        pending = []
+
+        def full_step():
+            """Gather a fresh batch from the memory-mapped store, then step (full batches only)."""
+            while not pending:
+                pending.extend(b for b in data.epoch_batches(0, next(epochs), bs, settings.chunk_frames)
+                               if len(b[0]) == bs)
+            x, labels = pending.pop(0)
+            x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
+            step(x, {k: torch.from_numpy(v).to(device) for k, v in labels.items()})
+
+        full = _rate(full_step, bs, args.steps)
+
+        # embedding: every hop-1 chunk of whole clips vs the bare forward
+        model.eval()
+        test = index[(index["split"] == "test")].reset_index(drop=True)
+        store = load_features(test, scale.features, cache_dir=tmp / "cache", progress=False)
+        specs = [store[i] for i in range(len(store))]
+        n_chunks = sum(len(s) - settings.chunk_frames + 1 for s in specs)
+        embed_rate = _rate(lambda: embed_clips(model, specs, chunk_frames=settings.chunk_frames, hop=1,
+                                               batch_size=512, device=device), n_chunks, 2, warmup=1)
+        xb = torch.randn(512, 1, settings.chunk_frames, scale.features.n_bins, device=device)
+        xb = xb.contiguous(memory_format=torch.channels_last)
+        fwd_autocast = (torch.autocast("cuda", dtype=torch.float16) if device == "cuda"
+                        else torch.autocast("cpu", enabled=False))
+
+        def forward():
+            with torch.inference_mode(), fwd_autocast:
+                model.embeddings(xb)
+        bare_fwd = _rate(forward, 512, max(2, n_chunks // 512), warmup=1)
+
+    name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"asdlib bench: scale {args.scale} ({scale.features.n_bins} bins), system {args.system}, "
+          f"batch {bs}, device {device} ({name})")
+    print(f"  training  : pipeline {full:9.1f} chunks/s | bare step {bare:9.1f} chunks/s | "
+          f"ratio {full / bare:.3f} (goal >= 0.8)")
+    print(f"  embedding : hop-1     {embed_rate:9.1f} chunks/s | bare fwd  {bare_fwd:9.1f} chunks/s | "
+          f"ratio {embed_rate / bare_fwd:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

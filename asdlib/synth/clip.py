@@ -1,0 +1,86 @@
+"""One synthetic clip: what it is (:class:`ClipSpec`) and how its audio is made (:func:`render`).
+
+Audio = gain x transfer(source + background at the clip's SNR), quantised to 16-bit PCM, where the
+source is the machine model of ``asdlib.synth.sources`` with the section's seeded base parameters,
+the background follows ``asdlib.synth.noise`` and the transfer ``asdlib.synth.channel``
+(``shared/DATASET.md``, "A synthetic stand-in"). Every random draw comes from a stream named by
+(seed, machine, section, split, domain, label, index), so a clip's bytes do not depend on any other clip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asdlib.names import format_clip_name
+from asdlib.synth import channel, noise, signals
+from asdlib.synth.anomalies import Fault, draw_fault
+from asdlib.synth.seeds import stream
+from asdlib.synth.sources import MODELS, Context
+
+SAMPLE_RATE = signals.SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Identity of one clip: its labelled name fields; ``attributes`` in file-name order."""
+
+    machine: str
+    section: str
+    split: str
+    domain: str
+    label: str
+    index: int
+    attributes: dict[str, str] = field(hash=False)
+
+    @property
+    def labelled_name(self) -> str:
+        """The clip's full DCASE 2022 name, e.g. ``section_00_source_train_normal_0000_m-n_W.wav``."""
+        return format_clip_name(self.section, self.domain, self.split, self.label, self.index, self.attributes)
+
+    def keys(self) -> tuple:
+        """The stream keys of this clip (what its randomness is named by)."""
+        return (self.machine, self.section, self.split, self.domain, self.label, self.index)
+
+
+def section_level(seed: int, machine: str, section: str) -> float:
+    """Output gain of a section (recording level), 0.04-0.08 of full scale per unit source RMS."""
+    return float(stream(seed, "level", machine, section).uniform(0.04, 0.08))
+
+
+def fault_of(spec: ClipSpec, seed: int, strength: float) -> Fault | None:
+    """The fault of an anomalous clip (type, severity, knob), None for a normal clip."""
+    if spec.label != "anomaly":
+        return None
+    return draw_fault(spec.machine, stream(seed, "fault", *spec.keys()), strength)
+
+
+def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The audio of one clip as int16 samples, shape ``(round(seconds * sr),)``.
+
+    Args:
+        spec: which clip.
+        seed: the data set's seed.
+        strength: global anomaly strength (0: anomalous clips are statistically normal clips).
+        seconds: clip length.
+        sr: sample rate (16 kHz in DCASE 2022).
+    """
+    return audio(spec, seed, fault_of(spec, seed, strength), seconds, sr)
+
+
+def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``."""
+    n = int(round(seconds * sr))
+    base_of, model = MODELS[spec.machine]
+    base = base_of(stream(seed, "base", spec.machine, spec.section))
+    rng = stream(seed, "clip", *spec.keys())
+    ctx = Context(rng=rng, n=n, sr=sr, fault=fault,
+                  lookup=lambda key, value: stream(seed, "value", spec.machine, key, value))
+    source = model(base, spec.attributes, ctx)
+    background, snr_db = noise.clip_noise(seed, spec.machine, spec.section, spec.attributes)
+    bed = noise.render_noise(background, rng, n, sr)
+    snr_db += rng.normal(0.0, 0.5)
+    mix = source + bed * signals.rms(source) * 10 ** (-snr_db / 20)
+    mix = channel.apply(mix, channel.clip_transfers(seed, spec.machine, spec.section, spec.attributes), sr)
+    gain = section_level(seed, spec.machine, spec.section) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
+    return np.clip(np.round(mix * gain * 32767), -32768, 32767).astype(np.int16)

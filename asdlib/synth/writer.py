@@ -1,0 +1,177 @@
+"""Write a synthetic data set in the real DCASE 2022 Task 2 layout (``shared/DATASET.md``).
+
+``generate`` writes, for each machine::
+
+    out/dev_data/<machine>/{train,test}/*.wav          sections 00-02, labelled names
+    out/dev_data/<machine>/attributes_0{0,1,2}.csv
+    out/eval_data/<machine>/{train,test}/*.wav         sections 03-05, anonymised test names
+    out/eval_data/<machine>/attributes_0{3,4,5}.csv
+    out/eval_truth/ground_truth_{data,domain}/ground_truth_<machine>_section_SS_test.csv
+    out/eval_truth/ground_truth_attributes/<machine>/attributes_SS.csv
+
+plus ``out/anomaly_causes.csv`` (type and severity of every anomalous test clip) and
+``out/synth.json`` (provenance). Everything is written into a temporary sibling folder that is
+renamed to ``out`` at the end, so an interrupted run leaves no half-written data set.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from asdlib import __version__
+from asdlib.names import DEV_SECTIONS, DOMAINS, EVAL_SECTIONS, LABELS, MACHINES, format_eval_test_name
+from asdlib.scales import SynthSize
+from asdlib.synth.anomalies import MULTIPLIER
+from asdlib.synth.attributes import assign, section_design
+from asdlib.synth.clip import SAMPLE_RATE, ClipSpec, fault_of, render
+from asdlib.synth.seeds import stream
+
+FORMAT_VERSION = 1
+FOLDERS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
+
+
+def _specs(seed: int, machine: str, section: str, split: str, domain: str, label: str, count: int
+           ) -> list[ClipSpec]:
+    design = section_design(machine, section)
+    out = []
+    for index in range(count):
+        rng = stream(seed, "attributes", machine, section, split, domain, label, index)
+        out.append(ClipSpec(machine, section, split, domain, label, index, assign(design, domain, index, rng)))
+    return out
+
+
+def _quarters(total: int) -> list[int]:
+    """Split ``total`` eval test clips over (source, target) x (normal, anomaly) as evenly as possible."""
+    return [total // 4 + (i < total % 4) for i in range(4)]
+
+
+def plan_section(seed: int, machine: str, section: str, size: SynthSize) -> tuple[list[ClipSpec], list[ClipSpec]]:
+    """The train and test clips of one machine section, in writing order.
+
+    Train: ``size.train_source`` source and ``size.train_target`` target normal clips. Test: dev
+    sections get ``size.test_per_domain`` normal and anomalous clips per domain; eval sections
+    ``size.eval_test`` clips with the same balanced mix, in a seeded shuffled order (position i is
+    written as ``section_SS_{i:04d}.wav``). Indices restart at 0000 per domain and label, as in the real names.
+    """
+    train = (_specs(seed, machine, section, "train", "source", "normal", size.train_source)
+             + _specs(seed, machine, section, "train", "target", "normal", size.train_target))
+    cells = [(d, lab) for d in DOMAINS for lab in LABELS]
+    if section in DEV_SECTIONS:
+        counts = [size.test_per_domain] * 4
+    else:
+        counts = _quarters(size.eval_test)
+    test = [s for (d, lab), c in zip(cells, counts) for s in _specs(seed, machine, section, "test", d, lab, c)]
+    if section in EVAL_SECTIONS:
+        order = stream(seed, "shuffle", machine, section).permutation(len(test))
+        test = [test[i] for i in order]
+    return train, test
+
+
+def clip_count(size: SynthSize, machines=MACHINES) -> int:
+    """How many clips :func:`generate` writes for ``machines`` at ``size``."""
+    per_machine = 6 * (size.train_source + size.train_target) + 3 * 4 * size.test_per_domain + 3 * size.eval_test
+    return len(machines) * per_machine
+
+
+def _pairs(attributes: dict[str, str]) -> list[str]:
+    return [item for pair in attributes.items() for item in pair]
+
+
+def _write_rows(path: Path, rows: list[list[str]], header: list[str] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ([",".join(header)] if header else []) + [",".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _header(section_pairs: int, extra: list[str] = ()) -> list[str]:
+    return ["file_name"] + [f"d{i}{c}" for i in range(1, section_pairs + 1) for c in "pv"] + list(extra)
+
+
+def _write_section(tmp: Path, folder: str, machine: str, section: str, size: SynthSize, seed: int,
+                   strength: float, bar, causes: list[list[str]]) -> None:
+    """Write one machine section's clips, its ``attributes_SS.csv`` and, for eval, its ground truth."""
+    train, test = plan_section(seed, machine, section, size)
+    root = tmp / folder / machine
+    pairs = section_design(machine, section).max_pairs
+    attribute_rows, truth_label, truth_domain, truth_attributes = [], [], [], []
+    for split, specs in (("train", train), ("test", test)):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for position, spec in enumerate(specs):
+            anonymous = folder == "eval_data" and split == "test"
+            name = format_eval_test_name(section, position) if anonymous else spec.labelled_name
+            audio = render(spec, seed, strength, size.clip_seconds)
+            soundfile.write(str(root / split / name), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            relative = f"{machine}/{split}/{name}"
+            attribute_rows.append([relative] if anonymous else [relative, *_pairs(spec.attributes)])
+            if anonymous:
+                truth_label.append([name, str(int(spec.label == "anomaly"))])
+                truth_domain.append([name, str(int(spec.domain == "target"))])
+                truth_attributes.append([relative, *_pairs(spec.attributes), f"{machine}/test/{spec.labelled_name}"])
+            fault = fault_of(spec, seed, strength)
+            if fault is not None:
+                causes.append([machine, folder, name, fault.kind, f"{fault.severity:.3f}"])
+            bar.update(1)
+    _write_rows(root / f"attributes_{section}.csv", attribute_rows, _header(pairs))
+    if folder == "eval_data":
+        truth = tmp / "eval_truth"
+        stem = f"ground_truth_{machine}_section_{section}_test.csv"
+        _write_rows(truth / "ground_truth_data" / stem, truth_label)
+        _write_rows(truth / "ground_truth_domain" / stem, truth_domain)
+        _write_rows(truth / "ground_truth_attributes" / machine / f"attributes_{section}.csv", truth_attributes,
+                    _header(pairs, ["file_name_with_full_attributes"]))
+
+
+def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, strength: float = 1.0,
+             progress: bool = True) -> Path:
+    """Write a synthetic DCASE 2022 Task 2 stand-in to ``out`` and return ``out``.
+
+    Args:
+        out: target folder; must not exist or be empty (``ValueError`` otherwise, nothing written).
+        size: clip counts and length per section (``asdlib.scales.SynthSize``).
+        seed: non-negative int; the same seed and arguments give byte-identical files, and a subset of
+            ``machines`` gives the same bytes for those machines.
+        machines: machine names (``asdlib.names.MACHINES`` by default).
+        strength: global anomaly strength, >= 0 (0: anomalous clips are statistically normal).
+        progress: show a tqdm bar over clips (on stderr); nothing else is printed.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    machines = tuple(machines)
+    unknown = [m for m in machines if m not in MACHINES]
+    if unknown or not machines:
+        raise ValueError(f"unknown or no machines {unknown or list(machines)}; choose from {list(MACHINES)}")
+    if strength < 0 or not np.isfinite(strength):
+        raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out}: exists and is not an empty folder; choose a new path or remove it")
+    machines = tuple(m for m in MACHINES if m in machines)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the data set is not
+    try:
+        causes: list[list[str]] = []
+        with tqdm(total=clip_count(size, machines), unit="clip", desc="synth", disable=not progress) as bar:
+            for machine in machines:
+                for folder, sections in FOLDERS.items():
+                    for section in sections:
+                        _write_section(tmp, folder, machine, section, size, seed, strength, bar, causes)
+        _write_rows(tmp / "anomaly_causes.csv", causes, ["machine", "split_folder", "file_name", "anomaly_type",
+                                                         "severity"])
+        provenance = {"format_version": FORMAT_VERSION, "asdlib_version": __version__, "seed": int(seed),
+                      "strength": float(strength), "size": asdict(size), "machines": list(machines),
+                      "sample_rate": SAMPLE_RATE, "machine_multipliers": {m: MULTIPLIER[m] for m in machines}}
+        (tmp / "synth.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,350 @@
+"""Surrogate-task training of one system on one machine (paper Sec. 3.2), resumable.
+
+Each epoch takes one random 32-frame chunk of every training clip (all six sections: the dev and the
+eval set's training clips), in a random order, in batches; Adam; a checkpoint every
+``checkpoint_every`` epochs. The chunk positions and order of epoch ``e`` come from a generator
+seeded by ``(seed, e)``, and each checkpoint holds the model and optimiser state, so a run that is
+interrupted and started again with the same command resumes from its last checkpoint and ends with
+the same weights as an uninterrupted run (on the same machine).
+
+Run folder::
+
+    RUN_DIR/config.json              resolved configuration (scale, system, machine, data, seed, code)
+    RUN_DIR/checkpoints/epoch_NNNN.pt model + optimiser state, every checkpoint_every epochs
+    RUN_DIR/train_log.csv            per epoch: loss, section and attribute accuracy, seconds
+
+Every file is written to a temporary name and renamed, so nothing is ever half-written.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+import asdlib
+from asdlib.data import AttributeVocab, index_dataset
+from asdlib.features import FeatureStore, load_features
+from asdlib.scales import Scale, get_scale
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run is: everything needed to repeat it."""
+
+    system: str
+    machine: str
+    data_root: str
+    scale: Scale
+    seed: int = 0
+    truth_dir: str | None = None
+
+    @property
+    def lr(self) -> float:
+        """Learning rate (paper: 1e-4, and 1e-5 for ToyCar)."""
+        return self.scale.train.lr_toycar if self.machine == "ToyCar" else self.scale.train.lr
+
+    def as_dict(self) -> dict:
+        return {"system": self.system, "machine": self.machine, "data_root": str(self.data_root),
+                "truth_dir": None if self.truth_dir is None else str(self.truth_dir), "seed": self.seed,
+                "scale": self.scale.as_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        s = d["scale"]
+        base = get_scale(s["name"])
+        scale = Scale(name=s["name"], synth=type(base.synth)(**s["synth"]),
+                      features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]))
+        return cls(system=d["system"], machine=d["machine"], data_root=d["data_root"], scale=scale,
+                   seed=d["seed"], truth_dir=d.get("truth_dir"))
+
+
+def code_version() -> dict:
+    """asdlib version and, when run from a git checkout, its commit and whether it had changes."""
+    here = Path(asdlib.__file__).resolve().parent.parent
+    info = {"asdlib": asdlib.__version__}
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "asdlib"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        info.update(commit=commit, dirty=bool(dirty))
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return info
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_torch_atomic(obj, path: Path) -> None:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# Training data
+# --------------------------------------------------------------------------------------------
+@dataclass
+class TrainingSet:
+    """The training clips of one machine: spectrograms and surrogate-task labels.
+
+    ``section`` (n_clips,), ``attributes`` (n_clips, n_keys) with -1 where a clip lacks a key,
+    ``shift`` (n_clips,) the domain-shift attribute class (-1 if missing).
+    """
+
+    clips: pd.DataFrame
+    features: FeatureStore
+    vocab: AttributeVocab
+    section: np.ndarray
+    attributes: np.ndarray
+    shift: np.ndarray
+
+    @classmethod
+    def build(cls, index: pd.DataFrame, machine: str, scale: Scale, cache_dir=None,
+              progress: bool = True) -> "TrainingSet":
+        clips = index[(index["machine"] == machine) & (index["split"] == "train")].reset_index(drop=True)
+        vocab = AttributeVocab.from_index(index, machine)
+        features = load_features(clips, scale.features, cache_dir=cache_dir,
+                                 chunk_frames=scale.train.chunk_frames, progress=progress)
+        section = np.array([vocab.encode_section(s) for s in clips["section"]], dtype=np.int64)
+        attributes = np.array([vocab.encode_attributes(a) for a in clips["attributes"]],
+                              dtype=np.int64).reshape(len(clips), len(vocab.keys))
+        shift = np.array([vocab.encode_shift(machine, s, a) for s, a in zip(clips["section"], clips["attributes"])],
+                         dtype=np.int64)
+        return cls(clips, features, vocab, section, attributes, shift)
+
+    def epoch_batches(self, seed: int, epoch: int, batch_size: int, chunk_frames: int):
+        """Batches of epoch ``epoch``: one random chunk per clip, clips in a random order.
+
+        A last batch of a single clip is dropped (batch norm needs two).
+
+        Yields ``(x, labels)``: x float32 array (batch, 1, chunk_frames, n_bins), labels a dict of
+        int64 arrays ``section`` (batch,), ``attributes`` (batch, n_keys), ``shift`` (batch,).
+        """
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(self.clips))
+        starts = self.features.offsets + rng.integers(0, self.features.lengths - chunk_frames + 1)
+        window = np.arange(chunk_frames)
+        for i in range(0, len(order), batch_size):
+            pick = order[i:i + batch_size]
+            if len(pick) < 2:  # batch norm cannot train on one clip; it rejoins the next epoch
+                break
+            rows = starts[pick, None] + window  # (batch, chunk_frames) rows of the frame store
+            x = np.asarray(self.features.frames[rows.ravel()], dtype=np.float32)
+            x = x.reshape(len(pick), 1, chunk_frames, self.features.n_bins)
+            yield x, {"section": self.section[pick], "attributes": self.attributes[pick],
+                      "shift": self.shift[pick]}
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
+def pick_device(device: str | None = None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"epoch_{epoch:04d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[int]:
+    """Epochs that have a complete checkpoint, ascending."""
+    folder = Path(run_dir) / "checkpoints"
+    return sorted(int(p.stem.split("_")[1]) for p in folder.glob("epoch_*.pt")) if folder.is_dir() else []
+
+
+def prepare_run(run_dir: Path, config: RunConfig, vocab: AttributeVocab, model_config: dict) -> None:
+    """Write ``config.json``, or check that an existing run folder holds the same configuration."""
+    run_dir = Path(run_dir)
+    wanted = {"run": config.as_dict(), "vocab": vocab.as_dict(), "model": model_config}
+    path = run_dir / "config.json"
+    if path.is_file():
+        have = json.loads(path.read_text())
+        if {k: have.get(k) for k in wanted} != wanted:
+            raise ValueError(f"{run_dir}: holds a run with another configuration; choose another --out "
+                             "or remove it")
+        return
+    write_atomic(path, json.dumps({**wanted, "code": code_version()}, indent=2))
+
+
+def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | None = None,
+          progress: bool = True, on_epoch_end: Callable[[int, dict], None] | None = None,
+          index: pd.DataFrame | None = None) -> Path:
+    """Train ``config.system`` on ``config.machine`` into ``run_dir``, resuming if it holds checkpoints.
+
+    Returns the path of the last checkpoint. ``on_epoch_end(epoch, stats)`` is called after every
+    epoch (e.g. for notebooks). Training on CUDA uses bfloat16 autocast; on CPU, channels_last.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from asdlib.model import build_model
+
+    run_dir = Path(run_dir)
+    settings = config.scale.train
+    if index is None:
+        index = index_dataset(config.data_root, truth=config.truth_dir, machines=(config.machine,))
+    data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
+    device = pick_device(device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
+                        attribute_classes=data.vocab.attribute_classes, shift_classes=len(data.vocab.shift_values))
+    prepare_run(run_dir, config, data.vocab, model.describe())
+    model = model.to(device=device, memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+    done = list_checkpoints(run_dir)
+    first_epoch = 1
+    log_rows: list[dict] = []
+    if done:
+        state = torch.load(checkpoint_path(run_dir, done[-1]), map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        log_rows = state["log"]
+        first_epoch = done[-1] + 1
+    if first_epoch > settings.epochs:
+        return checkpoint_path(run_dir, done[-1])
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
+    n_batches = -(-len(data.clips) // settings.batch_size)
+    bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
+               desc=f"{config.system} {config.machine}", unit="batch")
+    for epoch in range(first_epoch, settings.epochs + 1):
+        model.train()
+        started, sums, counts = time.perf_counter(), {}, {}
+        for x, labels in data.epoch_batches(config.seed, epoch, settings.batch_size, settings.chunk_frames):
+            x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
+            with autocast:
+                outputs = model(x)
+            loss, stats = model.loss(_float32(outputs), batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            for key, value in {"loss": float(loss.detach()), **stats}.items():
+                if np.isfinite(value):  # an accuracy is NaN when no clip of the batch has the label
+                    sums[key] = sums.get(key, 0.0) + float(value) * len(x)
+                    counts[key] = counts.get(key, 0) + len(x)
+            bar.update(1)
+            bar.set_postfix({k: f"{sums[k] / counts[k]:.3f}" for k in ("loss", "section_acc") if k in sums},
+                            refresh=False)
+        row = {"epoch": epoch, **{k: sums[k] / counts[k] for k in sums}, "seconds": time.perf_counter() - started}
+        log_rows.append(row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+        if epoch % settings.checkpoint_every == 0 or epoch == settings.epochs:
+            save_torch_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                               "epoch": epoch, "log": log_rows}, checkpoint_path(run_dir, epoch))
+            write_atomic(run_dir / "train_log.csv", pd.DataFrame(log_rows).to_csv(index=False))
+    bar.close()
+    return checkpoint_path(run_dir, settings.epochs)
+
+
+def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None = None):
+    """The model of a run at ``epoch`` (default: the last checkpoint), in eval mode.
+
+    Returns ``(model, config_json)``.
+    """
+    import torch
+
+    from asdlib.model import ASDModel
+
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text())
+    epochs = list_checkpoints(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
+    epoch = epochs[-1] if epoch is None else epoch
+    device = pick_device(device)
+    model = ASDModel.from_config(meta["model"])
+    state = torch.load(checkpoint_path(run_dir, epoch), map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    return model.to(device=device, memory_format=torch.channels_last).eval(), meta
+
+
+def _float32(outputs: dict) -> dict:
+    """Losses are computed in float32 even when the forward pass ran under autocast."""
+    return {k: v.float() if hasattr(v, "is_floating_point") and v.is_floating_point() else v
+            for k, v in outputs.items()}
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train one system on one machine (resumes an interrupted run)")
+    p.add_argument("--data", required=True, type=Path, help="DCASE 2022 root (dev_data/, eval_data/)")
+    p.add_argument("--machine", required=True)
+    p.add_argument("--system", required=True,
+                   help="sec_softmax, sec_arcface, mtl, disent, disent_split or adversarial")
+    p.add_argument("--scale", default="quick")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truth", type=Path, default=None, help="evaluator folder (not needed for training)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scale setting, e.g. --set train.epochs=10")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cli_train)
+
+
+def parse_overrides(items: list[str], scale: Scale) -> Scale:
+    """``["train.epochs=10"]`` -> a scale with that setting (values cast to the field's type)."""
+    out = scale
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not KEY=VALUE")
+        group = getattr(scale, key.split(".")[0], None)
+        if group is None or not dataclasses.is_dataclass(group):
+            raise KeyError(f"unknown setting {key!r}")
+        kind = {f.name: f.type for f in dataclasses.fields(group)}.get(key.partition(".")[2])
+        value = {"int": int, "float": float}.get(str(kind), str)(raw)
+        out = out.replace(**{key: value})
+    return out
+
+
+def _cli_train(args) -> int:
+    scale = parse_overrides(args.overrides, get_scale(args.scale))
+    config = RunConfig(system=args.system, machine=args.machine, data_root=str(args.data.resolve()),
+                       scale=scale, seed=args.seed,
+                       truth_dir=None if args.truth is None else str(args.truth.resolve()))
+    last = train(config, args.out, device=args.device)
+    print(f"trained {args.system} on {args.machine}: {last}")
+    return 0
