@@ -146,7 +146,7 @@ def test_find_problems_lists_missing_sections(real_layout):
 def test_index_command_prints_counts_and_problems(real_layout, tmp_path):
     out = subprocess.run([sys.executable, "-m", "asdlib.cli", "index", str(real_layout), "--truth",
                           str(tmp_path / "truth")], capture_output=True, text=True, check=True).stdout
-    assert "20 clips, 7 machine(s)" in out and "What looks wrong" in out
+    assert "20 clips, 6 machine(s)" in out and "What looks wrong" in out
     bad = subprocess.run([sys.executable, "-m", "asdlib.cli", "index", str(tmp_path / "nope")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,7 +5,7 @@ evaluator-style ground truth; ``register`` adds the ``asdlib synth`` command. Mo
 ``attributes`` (attribute design per machine/section), ``sources`` (machine sound models),
 ``noise`` and ``channel`` (background and transfer functions), ``anomalies`` (fault types and the
 difficulty table), ``clip`` (one clip's audio), ``writer`` (layout, names, CSV files), ``signals``
-(vectorised primitives), ``seeds`` (named random streams).
+(vectorised primitives), ``seeds`` (named random streams), ``command`` (the CLI).
 """
 from asdlib.synth.command import register
 from asdlib.synth.writer import generate

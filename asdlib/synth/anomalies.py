@@ -27,13 +27,13 @@ ANOMALY_TYPES: dict[str, tuple[str, ...]] = {
 
 # Per-machine difficulty: multiplies every knob of the machine (1 = the tuned default).
 MULTIPLIER: dict[str, float] = {
-    "ToyCar": 1.0,
-    "ToyTrain": 1.0,
-    "bearing": 1.0,
-    "fan": 1.0,
-    "gearbox": 1.0,
+    "ToyCar": 1.3,
+    "ToyTrain": 1.3,
+    "bearing": 1.6,
+    "fan": 1.5,
+    "gearbox": 1.2,
     "slider": 1.0,
-    "valve": 1.0,
+    "valve": 1.2,
 }
 
 SEVERITY_RANGE = (0.5, 1.5)   # severity ~ uniform on this range, mean 1

@@ -38,7 +38,7 @@ class ClipSpec:
         """The clip's full DCASE 2022 name, e.g. ``section_00_source_train_normal_0000_m-n_W.wav``."""
         return format_clip_name(self.section, self.domain, self.split, self.label, self.index, self.attributes)
 
-    def keys(self) -> tuple:
+    def stream_keys(self) -> tuple:
         """The stream keys of this clip (what its randomness is named by)."""
         return (self.machine, self.section, self.split, self.domain, self.label, self.index)
 
@@ -52,7 +52,7 @@ def fault_of(spec: ClipSpec, seed: int, strength: float) -> Fault | None:
     """The fault of an anomalous clip (type, severity, knob), None for a normal clip."""
     if spec.label != "anomaly":
         return None
-    return draw_fault(spec.machine, stream(seed, "fault", *spec.keys()), strength)
+    return draw_fault(spec.machine, stream(seed, "fault", *spec.stream_keys()), strength)
 
 
 def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -73,7 +73,7 @@ def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: in
     n = int(round(seconds * sr))
     base_of, model = MODELS[spec.machine]
     base = base_of(stream(seed, "base", spec.machine, spec.section))
-    rng = stream(seed, "clip", *spec.keys())
+    rng = stream(seed, "clip", *spec.stream_keys())
     ctx = Context(rng=rng, n=n, sr=sr, fault=fault,
                   lookup=lambda key, value: stream(seed, "value", spec.machine, key, value))
     source = model(base, spec.attributes, ctx)

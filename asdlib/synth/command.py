@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         "synth", help="write the synthetic DCASE 2022 stand-in data set",
         description="Write a synthetic data set in the real DCASE 2022 Task 2 layout (shared/DATASET.md).")
     parser.add_argument("out", type=Path, help="new (or empty) folder to write")
-    parser.add_argument("--scale", choices=sorted(SCALES), default="quick", help="clip counts and length (default: quick)")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="quick",
+                        help="clip counts and length (default: quick)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--machines", nargs="+", choices=MACHINES, default=list(MACHINES), metavar="MACHINE",
                         help=f"machines to write (default: all of {' '.join(MACHINES)})")

@@ -131,10 +131,10 @@ def gearbox(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     if "id" in attributes:
         gear = ctx.lookup("id", attributes["id"])
         teeth, casing_hz = int(gear.integers(17, 41)), float(gear.uniform(1500, 4000))
-    speed = _speed(rng) * (volt / 2.0) ** 0.9 * (1 - 0.04 * load) * (1 - 0.015 * load_fault + 0.018 * volt_fault)
+    speed = _speed(rng) * (volt / 2.0) ** 0.9 * (1 - 0.08 * load) * (1 - 0.015 * load_fault + 0.018 * volt_fault)
     phi = signals.phase(_drifting(ctx, base["shaft"] * speed), ctx.n, ctx.sr)
     k = np.arange(1, 5)
-    mesh = base["tone"] * np.exp(-base["decay"] * (k - 1)) * (1 + 0.4 * load) * (1 + 0.16 * load_fault)
+    mesh = base["tone"] * np.exp(-base["decay"] * (k - 1)) * (1 + 0.6 * load) * (1 + 0.16 * load_fault)
     orders = [teeth * k]
     amps = [mesh * _jitter(rng, 4)]
     for offset, rel in ((-1, 1.0), (1, 1.0), (-2, 0.5), (2, 0.5)):
@@ -157,12 +157,14 @@ def gearbox(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
 # bearing: rolling noise through housing resonances, faint random impacts, shaft harmonics
 # ---------------------------------------------------------------------------------------------
 def bearing_base(rng: np.random.Generator) -> dict:
-    """Shaft Hz per ``vel`` unit 0.8-1.4, 7-12 balls, housing resonances 2-6 kHz, impacts 5-20 /s."""
+    """Shaft Hz per ``vel`` unit 0.8-1.4, 7-12 balls, housing resonances 2-6 kHz, impacts 5-20 /s,
+    a drive-motor whine at 8-16 times the shaft rate."""
     res = rng.uniform(2000, 5000)
     return dict(hz_per_vel=rng.uniform(0.8, 1.4), balls=int(rng.integers(7, 13)), ratio=rng.uniform(0.15, 0.3),
                 res1=res, res2=res * rng.uniform(1.3, 1.8), res_oct=rng.uniform(0.2, 0.4),
                 vel_exp=rng.uniform(0.3, 0.6), cage_am=rng.uniform(0.05, 0.15), impacts=rng.uniform(5, 20),
-                impact=rng.uniform(0.5, 1.0), shaft=rng.uniform(0.08, 0.2), vel=14.0)
+                impact=rng.uniform(0.5, 1.0), shaft=rng.uniform(0.08, 0.2), whine_order=int(rng.integers(8, 17)),
+                whine=rng.uniform(0.1, 0.2), vel=14.0)
 
 
 def bearing(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
@@ -175,11 +177,14 @@ def bearing(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     phi = signals.phase(_drifting(ctx, fr), ctx.n, ctx.sr)
     level = (vel / 14) ** base["vel_exp"] * _speed(rng, 0.03)
     f = signals.freqs(ctx.n, ctx.sr)
-    shape = (signals.log_band(f, base["res1"], base["res_oct"]) + 0.6 * signals.log_band(f, base["res2"], base["res_oct"])
+    width = base["res_oct"]
+    shape = (signals.log_band(f, base["res1"], width) + 0.6 * signals.log_band(f, base["res2"], width)
              + 0.3 * signals.log_band(f, 400.0, 1.5))
     roll = signals.shaped_noise(rng, ctx.n, ctx.sr, shape)
     x = level * roll * (1 + base["cage_am"] * np.sin(0.4 * phi + rng.uniform(0, TWO_PI)))
-    x += signals.tones(phi, [1, 2, 3], base["shaft"] * np.array([1, 0.5, 0.3]) * _jitter(rng, 3), _phases(rng, 3))
+    m = base["whine_order"]
+    amps = np.concatenate([base["shaft"] * np.array([1, 0.5, 0.3]), base["whine"] * np.array([1, 0.5])])
+    x += signals.tones(phi, [1, 2, 3, m, 2 * m], amps * _jitter(rng, 5), _phases(rng, 5))
     kernel = signals.ring(base["res1"], 0.0015, ctx.sr, rng, roughness=0.4)
     count = rng.poisson(base["impacts"] * ctx.seconds)
     x += signals.strike(rng.uniform(0, ctx.seconds, count), level * base["impact"] * rng.lognormal(0, 0.5, count),
@@ -257,19 +262,20 @@ def slider(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
 # valve: solenoid click patterns with flow hiss while open
 # ---------------------------------------------------------------------------------------------
 def valve_base(rng: np.random.Generator) -> dict:
-    """Cycle 0.3-1.2 s, click resonance 1.5-5 kHz, hiss band 2-6 kHz; a second valve for two-valve clips."""
+    """Cycle 0.375-0.96 s (0.3-1.2 s with the pattern factor), click resonance 1.5-5 kHz, hiss band
+    2-6 kHz; a second valve for two-valve clips."""
     def one() -> dict:
-        return dict(period=rng.uniform(0.3, 1.2), click_hz=rng.uniform(1500, 5000),
+        return dict(period=rng.uniform(0.375, 0.96), click_hz=rng.uniform(1500, 5000),
                     click_decay=rng.uniform(0.002, 0.006), close=rng.uniform(0.5, 1.0), click=rng.uniform(3, 6),
                     hiss_hz=rng.uniform(2000, 6000), hiss_oct=rng.uniform(0.6, 1.2), hiss=rng.uniform(0.4, 0.9))
     return dict(first=one(), second=one(), pat="00")
 
 
 def _pattern(rng: np.random.Generator) -> tuple[float, np.ndarray, np.ndarray]:
-    """A valve pattern: period factor 0.7-1.4 and 1-3 (open, close) fractions of the cycle."""
+    """A valve pattern: period factor 0.8-1.25 and 1-3 (open, close) fractions of the cycle."""
     k = int(rng.integers(1, 4))
     edges = np.sort(rng.uniform(0.02, 0.98, 2 * k))
-    return float(rng.uniform(0.7, 1.4)), edges[0::2], edges[1::2]
+    return float(rng.uniform(0.8, 1.25)), edges[0::2], edges[1::2]
 
 
 def _valve(v: dict, pattern: tuple, ctx: Context) -> np.ndarray:
@@ -340,10 +346,10 @@ def toycar(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     x += base["rumble"] * tyre * _speed(rng, 0.03) * rumble
     turns = signals.crossings(wheel_phi, ctx.sr)
     x += signals.strike(turns, 4.0 * wheel, signals.ring(base["thump_hz"], 0.01, ctx.sr), ctx.n, ctx.sr)
-    x += signals.strike(turns + rng.uniform(0, 1) / (w * fm), 1.5 * deformed * base["mesh"],
+    x += signals.strike(turns + rng.uniform(0, 1) / (w * fm), 3.0 * deformed * base["mesh"],
                         signals.ring(p * fm, 0.01, ctx.sr), ctx.n, ctx.sr)
-    x *= 1 + 0.45 * bent * np.sin(wheel_phi + 1.0)
-    return channel.apply(x, [body], ctx.sr)
+    x *= 1 + 0.35 * bent * np.sin(wheel_phi + 1.0)
+    return 0.4 * channel.apply(x, [body], ctx.sr)   # the body's formants boost; keep clips unclipped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,8 +359,8 @@ def toytrain_base(rng: np.random.Generator) -> dict:
     """Motor 18-30 Hz per ``spd`` step, joints every 0.25-0.6 s at spd 8, rail click 1.5-4 kHz, 5-9 joints a lap."""
     return dict(hz_per_step=rng.uniform(18, 30), tone=rng.uniform(0.3, 0.5), decay=rng.uniform(0.3, 0.7),
                 whine=int(rng.integers(8, 16)), joint_s=rng.uniform(0.25, 0.6), click_hz=rng.uniform(1500, 4000),
-                click_decay=rng.uniform(0.003, 0.008), click=rng.uniform(2, 4), lap=int(rng.integers(5, 10)),
-                roll_hz=rng.uniform(500, 2000), roll=rng.uniform(0.4, 0.8), wheel_turns=rng.uniform(1.5, 3.0))
+                click_decay=rng.uniform(0.003, 0.008), click=rng.uniform(4, 8), lap=int(rng.integers(5, 10)),
+                roll_hz=rng.uniform(500, 2000), roll=rng.uniform(0.2, 0.5), wheel_turns=rng.uniform(1.5, 3.0))
 
 
 def toytrain(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
@@ -389,13 +395,13 @@ def toytrain(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray
     x += signals.strike(_jittered(ctx, times, 0.001), sizes, kernel, ctx.n, ctx.sr)
     x += signals.strike(joints[loud > 1] + 0.004, 0.5 * base["click"] * (loud[loud > 1] - 1), kernel, ctx.n, ctx.sr)
     wheel = signals.crossings(phi / (base["hz_per_step"] * 8 * base["joint_s"] / base["wheel_turns"]), ctx.sr)
-    x += signals.strike(wheel, 0.6 * flat * base["click"], signals.ring(300.0, 0.008, ctx.sr), ctx.n, ctx.sr)
+    x += signals.strike(wheel, 0.4 * flat * base["click"], signals.ring(300.0, 0.008, ctx.sr), ctx.n, ctx.sr)
     rattle = rng.uniform(0, ctx.seconds, rng.poisson(20 * ctx.seconds))
     x += signals.strike(rattle, 0.3 * broken * base["click"], signals.ring(base["click_hz"] * 0.5, 0.002, ctx.sr),
                         ctx.n, ctx.sr)
     x += signals.strike([hit], 2.0 * stone * base["click"], signals.ring(900.0, 0.02, ctx.sr, rng, 0.6), ctx.n, ctx.sr)
     x += base["roll"] * (steps / 8) ** 0.5 * _speed(rng, 0.03) * _band(ctx, base["roll_hz"], 1.2)
-    return channel.apply(x, [body], ctx.sr)
+    return 0.4 * channel.apply(x, [body], ctx.sr)   # the body's formants boost; keep clips unclipped
 
 
 MODELS: dict[str, tuple[Callable[[np.random.Generator], dict], Callable[..., np.ndarray]]] = {

@@ -143,10 +143,12 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
     from tqdm import tqdm
 
     out = Path(out)
-    machines = tuple(machines)
+    machines = (machines,) if isinstance(machines, str) else tuple(machines)
     unknown = [m for m in machines if m not in MACHINES]
     if unknown or not machines:
         raise ValueError(f"unknown or no machines {unknown or list(machines)}; choose from {list(MACHINES)}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if strength < 0 or not np.isfinite(strength):
         raise ValueError(f"strength must be a finite number >= 0, got {strength}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
