@@ -43,13 +43,28 @@ def min_samples(spec: FeatureSpec, chunk_frames: int = 32) -> int:
     return (chunk_frames - 1) * spec.hop
 
 
+def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = 16_000) -> np.ndarray:
+    """Triangular mel filters (HTK mel scale, unit peak), shape (n_mels, n_fft // 2 + 1)."""
+    mel = lambda hz: 2595.0 * np.log10(1.0 + hz / 700.0)  # noqa: E731
+    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = hz(np.linspace(mel(0.0), mel(sample_rate / 2), n_mels + 2))
+    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins - lower) / (centre - lower)
+    falling = (upper - bins) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+
+
 def log_spectrogram(waves, spec: FeatureSpec):
-    """Log STFT magnitude, ``log(max(|X|, 1e-8))``.
+    """Log STFT magnitude ``log(max(|X|, 1e-8))``, or log-mel energy in dB when ``spec.n_mels``.
+
+    The log-mel form follows the DCASE 2022 baselines: ``10 log10(M |X|^2 + eps)``, M the mel
+    filterbank of :func:`mel_filterbank`.
 
     Args:
         waves: float tensor (n_samples,) or (batch, n_samples).
     Returns:
-        float32 tensor (n_frames, n_bins) or (batch, n_frames, n_bins).
+        float32 tensor (n_frames, n_bins) or (batch, n_frames, n_bins), n_bins = ``spec.n_bins``.
     """
     import torch
 
@@ -57,7 +72,11 @@ def log_spectrogram(waves, spec: FeatureSpec):
     window = torch.hann_window(spec.n_fft, device=waves.device)
     stft = torch.stft(waves, n_fft=spec.n_fft, hop_length=spec.hop, win_length=spec.n_fft,
                       window=window, center=True, return_complex=True)
-    return stft.abs().clamp_min(LOG_FLOOR).log().transpose(-1, -2)
+    magnitude = stft.abs().transpose(-1, -2)
+    if not spec.n_mels:
+        return magnitude.clamp_min(LOG_FLOOR).log()
+    filters = torch.from_numpy(mel_filterbank(spec.n_mels, spec.n_fft)).to(waves.device)
+    return 10.0 * torch.log10(magnitude.square() @ filters.T + LOG_FLOOR)
 
 
 @dataclass

@@ -54,6 +54,43 @@ def _embed(model, features, indices, settings, pooling, device, progress):
                        hop=settings.embed_hop, pooling=pooling, device=device, progress=progress)
 
 
+def _direct_scores(model, features, indices, section_codes, settings, device, progress) -> dict:
+    """Clip scores of a direct system: mean over chunks of ``model.chunk_scores`` (``{"score": (n, 1)}``)."""
+    import torch
+
+    class ChunkScores(torch.nn.Module):  # the embedding contract of embed_clips, one section at a time
+        def __init__(self, section: int):
+            super().__init__()
+            self.inner, self.section = model, section
+
+        def embeddings(self, x):
+            section = torch.full((len(x),), self.section, dtype=torch.long, device=x.device)
+            return {"score": self.inner.chunk_scores(x, section)[:, None]}
+
+    out = np.zeros((len(indices), 1))
+    codes = np.asarray(section_codes)[indices]
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        out[rows] = _embed(ChunkScores(int(code)), features, np.asarray(indices)[rows], settings, "mean",
+                           device, progress)["score"]
+    return {"score": out}
+
+
+def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_idx, test_idx, sections):
+    """Test scores (m,) and training scores (n,) of one inference mode.
+
+    Embedding systems: a backend on the clip embeddings, training scores leave-one-out (Eq. 4, 5).
+    Direct systems (``mode_kwargs`` None): the model's own clip scores, training scores in-sample.
+    """
+    from asdlib.scoring import SpaceScorer
+
+    if mode_kwargs is None:
+        return outputs["score"][test_idx, 0], outputs["score"][train_idx, 0]
+    scorer = SpaceScorer(backend=backend, **mode_kwargs).fit({k: v[train_idx] for k, v in outputs.items()},
+                                                            sections[train_idx])
+    return scorer.score({k: v[test_idx] for k, v in outputs.items()}, sections[test_idx]), scorer.score_train()
+
+
 def _labelled_metrics(clips: pd.DataFrame, scores: np.ndarray) -> list[dict]:
     """Per section with known labels and domains: AUC (S), AUC (T), pAUC (official rules)."""
     rows = []
@@ -83,8 +120,9 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     ``data_root`` / ``truth_dir`` default to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or
     "gmm"; ``wt_weights`` are (w_S, w_A) of Eq. 5 for the ``wt`` mode.
     """
+    from asdlib import systems
+    from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
-    from asdlib.scoring import SpaceScorer
 
     run_dir = Path(run_dir)
     if checkpoint not in CHECKPOINT_RULES:
@@ -98,70 +136,77 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     clips = index[index["machine"] == machine].reset_index(drop=True)
     features = load_features(clips, config.scale.features, cache_dir=cache_dir,
                              chunk_frames=settings.chunk_frames, progress=progress)
+    sections = clips["section"].to_numpy()
     train_idx = np.flatnonzero(clips["split"] == "train")
     test_idx = np.flatnonzero(clips["split"] == "test")
-    pooling = default_pooling(machine)
     test = clips.iloc[test_idx].reset_index(drop=True)
+    dev_idx = test_idx[(test["dataset"] == "dev_data").to_numpy()]
     dev_sections = sorted(test.loc[test["dataset"] == "dev_data", "section"].unique())
+    direct = systems.is_direct(config.system)
+    pooling = "mean" if direct else default_pooling(machine)
+    vocab = AttributeVocab.from_dict(meta["vocab"])
 
-    def embeddings_at(epoch, which):
+    def outputs_at(epoch, which):
+        """Clip embeddings (or direct scores) of the clips ``which`` at ``epoch``, one row per clip."""
         model, _ = load_model(run_dir, epoch=epoch, device=device)
+        if direct:
+            codes = np.array([vocab.encode_section(s) if s in vocab.sections else -1 for s in sections])
+            return _direct_scores(model, features, which, codes, settings, device, progress)
         return _embed(model, features, which, settings, pooling, device, progress)
+
+    def modes(names):
+        return {"score": None} if direct else inference_modes(sorted(names), wt_weights)
 
     epochs = list_checkpoints(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
     selection = {"rule": checkpoint, "epochs": epochs}
     if checkpoint == "best_dev":
-        dev_idx = test_idx[(test["dataset"] == "dev_data").to_numpy()]
         dev_clips = clips.iloc[dev_idx].reset_index(drop=True)
+        local_train, local_dev = np.arange(len(train_idx)), len(train_idx) + np.arange(len(dev_idx))
         dev_scores = {}
         for epoch in epochs:
-            emb = embeddings_at(epoch, np.concatenate([train_idx, dev_idx]))
-            train_emb = {k: v[:len(train_idx)] for k, v in emb.items()}
-            dev_emb = {k: v[len(train_idx):] for k, v in emb.items()}
-            first_mode = next(iter(inference_modes(sorted(emb), wt_weights).values()))
-            scorer = SpaceScorer(backend=backend, **first_mode).fit(train_emb, clips["section"].iloc[train_idx])
-            rows = _labelled_metrics(dev_clips, scorer.score(dev_emb, dev_clips["section"]))
-            dev_scores[epoch] = _hmeans(rows, dev_sections)["hmean"]
+            out = outputs_at(epoch, np.concatenate([train_idx, dev_idx]))
+            first = next(iter(modes(out).values()))
+            scores, _ = _mode_scores(out, first, backend, local_train, local_dev,
+                                     np.concatenate([sections[train_idx], sections[dev_idx]]))
+            dev_scores[epoch] = _hmeans(_labelled_metrics(dev_clips, scores), dev_sections)["hmean"]
         selection["dev_hmean_per_epoch"] = dev_scores
         epoch = max(dev_scores, key=dev_scores.get)
     else:
         epoch = epochs[-1]
     selection["epoch"] = epoch
 
-    emb = embeddings_at(epoch, np.arange(len(clips)))
-    np.savez_compressed(run_dir / "embeddings.npz.tmp.npz", **{k: v.astype(np.float32) for k, v in emb.items()})
+    out = outputs_at(epoch, np.arange(len(clips)))
+    np.savez_compressed(run_dir / "embeddings.npz.tmp.npz", **{k: v.astype(np.float32) for k, v in out.items()})
     (run_dir / "embeddings.npz.tmp.npz").replace(run_dir / "embeddings.npz")
     table = clips.drop(columns=["path"]).assign(attributes=[json.dumps(a) for a in clips["attributes"]])
     write_atomic(run_dir / "clips.csv", table.to_csv(index=False))
 
-    train_emb = {k: v[train_idx] for k, v in emb.items()}
-    test_emb = {k: v[test_idx] for k, v in emb.items()}
-    train_sections = clips["section"].iloc[train_idx].to_numpy()
+    train_sections = sections[train_idx]
+    eval_sections = sorted(set(test["section"]) - set(dev_sections))
     summaries = {}
-    for mode, kwargs in inference_modes(sorted(emb), wt_weights).items():
-        scorer = SpaceScorer(backend=backend, **kwargs).fit(train_emb, train_sections)
-        scores = scorer.score(test_emb, test["section"].to_numpy())
-        train_scores = scorer.score_train()
-        out = run_dir / "results" / mode.replace(":", "-")
+    for mode, kwargs in modes(out).items():
+        scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
+        folder = run_dir / "results" / mode.replace(":", "-")
         thresholds = {}
         for section, part in test.groupby("section"):
             rows = part.index.to_numpy()
             threshold = gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
             thresholds[section] = threshold
-            write_anomaly_scores(out, machine, section, part["name"].tolist(), scores[rows])
-            write_decision_results(out, machine, section, part["name"].tolist(), (scores[rows] > threshold).astype(int))
+            write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
+            write_decision_results(folder, machine, section, part["name"].tolist(),
+                                   (scores[rows] > threshold).astype(int))
         rows = _labelled_metrics(test, scores)
-        eval_sections = sorted(set(test["section"]) - set(dev_sections))
         summary = {
-            "system": config.system, "mode": mode, "machine": machine, "backend": backend,
-            "weights": list(kwargs["weights"]) if "weights" in kwargs else None,
+            "system": config.system, "mode": mode, "machine": machine,
+            "backend": "direct" if direct else backend,
+            "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
             "pooling": pooling, "checkpoint": selection, "thresholds": thresholds,
             "sections": rows, "dev": _hmeans(rows, dev_sections), "eval": _hmeans(rows, eval_sections),
             "config": meta["run"], "code": meta.get("code"), "data_root": str(data_root),
         }
-        write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+        write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
         summaries[mode] = summary
     return summaries
 

@@ -24,17 +24,23 @@ class SynthSize:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """STFT magnitude settings; a cache on disk is keyed by these (``asdlib.features``)."""
+    """Spectrogram settings; a cache on disk is keyed by these (``asdlib.features``).
+
+    ``n_mels == 0``: log STFT magnitude (the paper's input, Sec. 3.1). ``n_mels > 0``: log-mel
+    energies in dB (the DCASE 2022 baselines' input: 128 bands, window 1024, hop 512).
+    """
 
     n_fft: int             # window = FFT length (paper: 2048 = 128 ms at 16 kHz)
     hop: int               # paper: 512 = 32 ms
+    n_mels: int = 0
 
     @property
     def n_bins(self) -> int:
-        return self.n_fft // 2 + 1
+        """Feature dimension per frame: STFT bins, or mel bands."""
+        return self.n_mels or self.n_fft // 2 + 1
 
     def key(self) -> str:
-        return f"stft_nfft{self.n_fft}_hop{self.hop}"
+        return f"stft_nfft{self.n_fft}_hop{self.hop}" + (f"_mel{self.n_mels}" if self.n_mels else "")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class TrainSettings:
     lr: float              # paper: 1e-4
     lr_toycar: float       # paper: 1e-5
     embed_hop: int         # test-time chunk hop in frames (paper: 1, i.e. 282 chunks per 10 s clip)
+    chunks_per_clip: int = 1  # random chunks drawn from each clip per epoch (paper: 1)
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,9 @@ SCALES: dict[str, Scale] = {
     ),
     "quick": Scale(
         name="quick",
-        synth=SynthSize(clip_seconds=4.0, train_source=48, train_target=4, test_per_domain=10, eval_test=40),
+        synth=SynthSize(clip_seconds=4.0, train_source=36, train_target=4, test_per_domain=10, eval_test=40),
         features=FeatureSpec(n_fft=256, hop=128),
-        train=TrainSettings(chunk_frames=32, batch_size=32, epochs=20, checkpoint_every=5,
+        train=TrainSettings(chunk_frames=32, batch_size=32, epochs=12, checkpoint_every=4,
                             lr=1e-3, lr_toycar=1e-3, embed_hop=16),
     ),
     "paper": Scale(

@@ -140,23 +140,24 @@ class TrainingSet:
                          dtype=np.int64)
         return cls(clips, features, vocab, section, attributes, shift)
 
-    def epoch_batches(self, seed: int, epoch: int, batch_size: int, chunk_frames: int):
-        """Batches of epoch ``epoch``: one random chunk per clip, clips in a random order.
+    def epoch_batches(self, seed: int, epoch: int, batch_size: int, chunk_frames: int, chunks_per_clip: int = 1):
+        """Batches of epoch ``epoch``: ``chunks_per_clip`` random chunks per clip (paper: one), in a
+        random order.
 
-        A last batch of a single clip is dropped (batch norm needs two).
+        A last batch of a single chunk is dropped (batch norm needs two).
 
         Yields ``(x, labels)``: x float32 array (batch, 1, chunk_frames, n_bins), labels a dict of
         int64 arrays ``section`` (batch,), ``attributes`` (batch, n_keys), ``shift`` (batch,).
         """
         rng = np.random.default_rng([seed, epoch])
-        order = rng.permutation(len(self.clips))
-        starts = self.features.offsets + rng.integers(0, self.features.lengths - chunk_frames + 1)
+        order = rng.permutation(np.repeat(np.arange(len(self.clips)), chunks_per_clip))
+        starts = self.features.offsets[order] + rng.integers(0, self.features.lengths[order] - chunk_frames + 1)
         window = np.arange(chunk_frames)
         for i in range(0, len(order), batch_size):
             pick = order[i:i + batch_size]
-            if len(pick) < 2:  # batch norm cannot train on one clip; it rejoins the next epoch
+            if len(pick) < 2:  # batch norm cannot train on one chunk; its clip rejoins the next epoch
                 break
-            rows = starts[pick, None] + window  # (batch, chunk_frames) rows of the frame store
+            rows = starts[i:i + batch_size, None] + window  # (batch, chunk_frames) rows of the frame store
             x = np.asarray(self.features.frames[rows.ravel()], dtype=np.float32)
             x = x.reshape(len(pick), 1, chunk_frames, self.features.n_bins)
             yield x, {"section": self.section[pick], "attributes": self.attributes[pick],
@@ -207,7 +208,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     import torch
     from tqdm.auto import tqdm
 
-    from asdlib.model import build_model
+    from asdlib import systems
 
     run_dir = Path(run_dir)
     settings = config.scale.train
@@ -216,8 +217,9 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
     device = pick_device(device)
     torch.manual_seed(config.seed)
-    model = build_model(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
-                        attribute_classes=data.vocab.attribute_classes, shift_classes=len(data.vocab.shift_values))
+    model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
+                          attribute_classes=data.vocab.attribute_classes, shift_classes=len(data.vocab.shift_values),
+                          chunk_frames=settings.chunk_frames)
     prepare_run(run_dir, config, data.vocab, model.describe())
     model = model.to(device=device, memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -241,7 +243,8 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     for epoch in range(first_epoch, settings.epochs + 1):
         model.train()
         started, sums, counts = time.perf_counter(), {}, {}
-        for x, labels in data.epoch_batches(config.seed, epoch, settings.batch_size, settings.chunk_frames):
+        for x, labels in data.epoch_batches(config.seed, epoch, settings.batch_size, settings.chunk_frames,
+                                            settings.chunks_per_clip):
             x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
             with autocast:
@@ -276,7 +279,7 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
     """
     import torch
 
-    from asdlib.model import ASDModel
+    from asdlib import systems
 
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "config.json").read_text())
@@ -285,7 +288,7 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
     epoch = epochs[-1] if epoch is None else epoch
     device = pick_device(device)
-    model = ASDModel.from_config(meta["model"])
+    model = systems.from_config(meta["model"])
     state = torch.load(checkpoint_path(run_dir, epoch), map_location=device, weights_only=False)
     model.load_state_dict(state["model"])
     return model.to(device=device, memory_format=torch.channels_last).eval(), meta
@@ -313,7 +316,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, type=Path, help="DCASE 2022 root (dev_data/, eval_data/)")
     p.add_argument("--machine", required=True)
     p.add_argument("--system", required=True,
-                   help="sec_softmax, sec_arcface, mtl, disent, disent_split or adversarial")
+                   help="sec_softmax, sec_arcface, mtl, disent, disent_split, adversarial; ae, mn, anp")
     p.add_argument("--scale", default="quick")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--seed", type=int, default=0)
@@ -341,7 +344,9 @@ def parse_overrides(items: list[str], scale: Scale) -> Scale:
 
 
 def _cli_train(args) -> int:
-    scale = parse_overrides(args.overrides, get_scale(args.scale))
+    from asdlib.systems import resolve_scale
+
+    scale = parse_overrides(args.overrides, resolve_scale(args.system, get_scale(args.scale)))
     config = RunConfig(system=args.system, machine=args.machine, data_root=str(args.data.resolve()),
                        scale=scale, seed=args.seed,
                        truth_dir=None if args.truth is None else str(args.truth.resolve()))

@@ -89,3 +89,16 @@ def test_clip_shorter_than_one_chunk_is_refused(clips, tmp_path):
     with pytest.raises(AudioError, match=f"{short}.*shorter than"):
         load_features(index_dataset(tmp_path / "root"), FeatureSpec(n_fft=128, hop=64),
                       cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_log_mel_has_the_bands_and_tracks_a_tone():
+    spec = FeatureSpec(n_fft=1024, hop=512, n_mels=128)
+    assert spec.n_bins == 128 and spec.key() == "stft_nfft1024_hop512_mel128"
+    t = np.arange(16_000) / 16_000
+    low = log_spectrogram(torch.from_numpy(np.sin(2 * np.pi * 300 * t).astype(np.float32)), spec)
+    high = log_spectrogram(torch.from_numpy(np.sin(2 * np.pi * 5000 * t).astype(np.float32)), spec)
+    assert low.shape == (32, 128)
+    assert int(low[10].argmax()) < 20 < 70 < int(high[10].argmax())  # mel bands rise with frequency
+    from asdlib.features import mel_filterbank
+    fb = mel_filterbank(128, 1024)
+    assert fb.shape == (128, 513) and np.all(fb.max(axis=1) > 0.5)  # no empty band
