@@ -28,14 +28,21 @@ TRUTHDIR := $(if $(TRUTH),$(TRUTH),$(if $(DATA),,$(BUILD)/data/eval_truth))
 DATASTAMP := $(if $(DATA),$(STAMP),$(BUILD)/data/synth.json)
 BOOKSRC  := $(BUILD)/book
 SOURCES  := $(wildcard asdlib/*.py asdlib/*/*.py)
+# what a run's results depend on (the book-only modules are left out, so editing them reruns no training)
+RUN_SOURCES := $(filter-out asdlib/study.py asdlib/bench.py asdlib/evaluate.py asdlib/cli.py,$(SOURCES))
 
 # Faster CPU training with jemalloc where it is installed (scripts/ensure-jemalloc.sh installs it).
+# Threads per job: every core for a serial build, cores / N under -jN (oversubscribed OpenMP threads
+# slow PyTorch down many times over).
+NPROC    := $(shell nproc 2>/dev/null || echo 1)
+JOBS      = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
+THREADS   = $(shell j='$(JOBS)'; j=$${j:-1}; t=$$(( $(NPROC) / j )); echo $$(( t > 0 ? t : 1 )))
 JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(,)muzzy_decay_ms:-1) \
-      ASDLIB_CACHE=$(abspath build/cache) PYTHONUNBUFFERED=1
+      ASDLIB_CACHE=$(abspath build/cache) PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS)
 , := ,
 
-.PHONY: test book bench clean distclean env
+.PHONY: test book book-html study bench clean distclean env
 env: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -63,21 +70,55 @@ $(BUILD)/data/synth.json: $(STAMP) $(wildcard asdlib/synth/*.py) asdlib/scales.p
 	rm -rf $(BUILD)/data
 	$(RUN) $(VENV)/bin/asdlib synth $(BUILD)/data --scale $(SCALE) --seed $(SEED) --machines $(MACHINES)
 
-BOOK_PAGES := $(patsubst book/%,$(BOOKSRC)/%,$(wildcard book/*.md book/*.yml book/*.bib))
+BOOK_PAGES := $(patsubst book/%,$(BOOKSRC)/%,$(wildcard book/*.md book/*.yml book/*.bib book/*.png))
 $(BOOKSRC)/%: book/%
 	@mkdir -p $(@D) && cp $< $@
 
-# One executed notebook per chapter notebook; the parameters cell takes these.
-NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-            -p scale $(SCALE) -p machines "$(MACHINES)"
-CHAPTERS := data
-$(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES)
-	@mkdir -p $(@D)
-	$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	$(RUN) $(VENV)/bin/papermill --no-progress-bar -k python3 $@.src.ipynb $@.tmp.ipynb $(NB_PARAMS)
-	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb
+# ---------------------------------------------------------------------------------------------
+# The study: one papermill run of notebooks/run_system.py per (system, machine). A run whose inputs
+# changed starts afresh; a run that was interrupted resumes from its last checkpoint.
+# ---------------------------------------------------------------------------------------------
+SYSTEMS ?= sec_softmax sec_arcface mtl disent disent_split adversarial ae mn anp
+STUDY   := $(BUILD)/study
+RUNS    := $(foreach s,$(SYSTEMS),$(foreach m,$(MACHINES),$(STUDY)/$(s)/$(m).ipynb))
 
-book: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJAX)
+$(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
+	@mkdir -p $(@D)
+	@if [ -d $(STUDY)/$*/results ]; then rm -rf $(STUDY)/$*; fi
+	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
+	@echo "run $* ($(THREADS) thread(s))"
+	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
+	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
+	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
+	  -p seed $(SEED) -p run_dir $(abspath $(STUDY)/$*) 2> $@.log \
+	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+
+study: $(RUNS)
+
+# ---------------------------------------------------------------------------------------------
+# The book's chapters: executed notebooks, each reading the data or the study's result files.
+# ---------------------------------------------------------------------------------------------
+CHAPTERS       := data table2 table3 table4 embeddings reproduce
+STUDY_CHAPTERS := table2 table3 table4 embeddings reproduce
+NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
+            -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
+            -p paper_results $(abspath book/paper_results.csv)
+$(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.csv
+	@mkdir -p $(@D)
+	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
+	@echo "chapter $*"
+	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
+	  $(NB_PARAMS) 2> $@.log || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	@$(PY) scripts/hide_code.py $@.tmp.ipynb
+	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+$(foreach c,$(STUDY_CHAPTERS),$(BOOKSRC)/$(c).ipynb): $(RUNS)
+
+# `make book` runs independent notebooks in parallel (one job per core) unless -jN is given.
+book:
+	@$(MAKE) --no-print-directory $(if $(JOBS),,-j$(NPROC)) --output-sync=target book-html
+
+book-html: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJAX)
 	@rm -rf $(BOOKSRC)/_static/mathjax && mkdir -p $(BOOKSRC)/_static && cp -r build/mathjax/es5 $(BOOKSRC)/_static/mathjax
 	$(RUN) $(VENV)/bin/jupyter-book build --quiet --warningiserror --keep-going $(BOOKSRC) --path-output $(BUILD)
 	@echo "The book: $(abspath $(BUILD))/_build/html/index.html"

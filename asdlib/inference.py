@@ -15,7 +15,9 @@ For one run (one system, one machine; see :mod:`asdlib.train`):
    and ``embeddings.npz`` + ``clips.csv`` (every clip's pooled embeddings, for the UMAP views).
 
 Output: ``RUN_DIR/results/<mode>/{anomaly_score,decision_result}_<machine>_section_SS_test.csv``,
-``RUN_DIR/results/<mode>/summary.json``, ``RUN_DIR/embeddings.npz``, ``RUN_DIR/clips.csv``.
+``RUN_DIR/results/<mode>/summary.json``, ``RUN_DIR/results/<mode>/train_scores.csv`` (the training
+clips' scores the threshold was fitted on, also used to make systems' scores comparable in
+ensembles), ``RUN_DIR/embeddings.npz``, ``RUN_DIR/clips.csv``.
 """
 from __future__ import annotations
 
@@ -197,6 +199,8 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
             write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
             write_decision_results(folder, machine, section, part["name"].tolist(),
                                    (scores[rows] > threshold).astype(int))
+        train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
+        write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
         rows = _labelled_metrics(test, scores)
         summary = {
             "system": config.system, "mode": mode, "machine": machine,

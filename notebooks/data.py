@@ -28,8 +28,10 @@ data_root = ""     # a DCASE 2022 root; empty: generate a smoke-scale synthetic 
 truth_dir = ""     # the evaluator's folder, for the labels of anonymised eval test clips
 scale = "smoke"    # the feature settings of this scale are used for the spectrograms
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
+study_dir = ""     # unused here; every chapter takes the same parameters
+paper_results = ""  # unused here
 
-# %%
+# %% tags=["setup"]
 # Colab / stand-alone: install asdlib when it is missing, and make a small data set when none is given.
 import importlib.util
 import os
@@ -75,9 +77,9 @@ display(Markdown(f"**Data root:** `{data_root}` ({len(index)} clips). Features o
 
 # %%
 counts = count_table(index)
-counts["cell"] = counts["split"] + " " + counts["domain"] + "/" + counts["label"].str.replace("normal", "norm.").str.replace("anomaly", "anom.")
-wide = counts.pivot_table(index=["machine", "section"], columns="cell", values="clips", fill_value=0, aggfunc="sum")
-wide.columns.name = None
+wide = counts.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"], values="clips",
+                          fill_value=0, aggfunc="sum")
+wide.columns.names = [None, None, None]
 display(wide)
 problems = [p for p in find_problems(index) if not p.startswith("note:")]
 print("Problems found:", *(problems or ["none"]), sep="\n  ")
@@ -93,8 +95,8 @@ print("Problems found:", *(problems or ["none"]), sep="\n  ")
 # %%
 def show_machine(machine):
     part = index[(index.machine == machine) & (index.section == "00") & (index.split == "test")]
-    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6), sharey=True, constrained_layout=True)
-    for ax, (domain, label) in zip(axes, [(d, l) for d in ("source", "target") for l in ("normal", "anomaly")]):
+    fig, axes = plt.subplots(2, 2, figsize=(9, 4.6), sharex=True, sharey=True, constrained_layout=True)
+    for ax, (domain, label) in zip(axes.ravel(), [(d, l) for d in ("source", "target") for l in ("normal", "anomaly")]):
         pick = part[(part.domain == domain) & (part.label == label)]
         if pick.empty:
             ax.set_axis_off()
@@ -105,9 +107,11 @@ def show_machine(machine):
         ax.imshow(logmag.T, origin="lower", aspect="auto", cmap="magma",
                   extent=[0, seconds, 0, 8], vmin=np.percentile(logmag, 5), vmax=logmag.max())
         attrs = ", ".join(f"{k}={v}" for k, v in row.attributes.items())
-        ax.set_title(f"{domain} / {label}\n{attrs}", fontsize=8)
+        ax.set_title(f"{domain} / {label}:  {attrs}", fontsize=9)
+    for ax in axes[1]:
         ax.set_xlabel("time (s)")
-    axes[0].set_ylabel("frequency (kHz)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("frequency (kHz)")
     fig.suptitle(machine, x=0.01, ha="left", fontweight="bold")
     plt.show()
 

@@ -31,7 +31,7 @@ run_dir = ""            # where checkpoints and results go; empty: runs/<system>
 checkpoint = "last"     # "last" (no test labels) or "best_dev" (the paper's rule)
 overrides = ""          # scale overrides, e.g. "train.epochs=10 train.embed_hop=8"
 
-# %%
+# %% tags=["setup"]
 import importlib.util
 import os
 import subprocess

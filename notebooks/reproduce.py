@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproducing this book
+#
+# ```bash
+# make book                                   # quick scale, synthetic stand-in (the default)
+# make book SCALE=smoke MACHINES=fan          # a tiny build: seconds per run
+# make book SCALE=paper DATA=/path/to/dcase2022 TRUTH=/path/to/dcase2022_task2_evaluator
+# make -j 4 book                              # more parallel runs (threads per run = cores / jobs)
+# ```
+#
+# `make book` is incremental: a run whose inputs (notebook, data, asdlib sources) did not change is
+# not redone, and a run that was interrupted resumes from its last checkpoint. `DATA` is the root
+# holding `dev_data/` and `eval_data/` as distributed; `TRUTH` is a clone of the official
+# evaluator, whose files label the anonymised evaluation clips. At the `paper` scale a GPU is
+# strongly advised (the same code uses CUDA, with bfloat16 autocast, when one is present).
+#
+# The scales: every setting of each (`asdlib/scales.py`). The synthetic stand-in's counts are per
+# machine and section; the real data set has 990 + 10 training clips and 200 test clips per section.
+
+# %% tags=["parameters"]
+data_root = ""      # the data set the study ran on (named in captions)
+truth_dir = ""
+scale = "smoke"
+machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
+study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
+paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+
+# %% tags=["setup"]
+# Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
+if not study_dir:
+    from asdlib.study import run_small_study
+
+    study_dir, data_root, truth_dir = run_small_study("asdlib-small-study", systems=("disent",), machines=("fan",))
+    machines = "fan"
+
+# %%
+import json
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from asdlib.scales import SCALES
+
+rows = {}
+for name, sc in SCALES.items():
+    rows[name] = {"clip (s)": sc.synth.clip_seconds, "train src+tgt": f"{sc.synth.train_source}+{sc.synth.train_target}",
+                  "dev test": 4 * sc.synth.test_per_domain, "eval test": sc.synth.eval_test,
+                  "STFT window/hop": f"{sc.features.n_fft}/{sc.features.hop}", "bins": sc.features.n_bins,
+                  "epochs": sc.train.epochs, "batch": sc.train.batch_size, "lr": sc.train.lr,
+                  "checkpoint every": sc.train.checkpoint_every, "test chunk hop": sc.train.embed_hop}
+display(pd.DataFrame(rows).T)
+
+# %% [markdown]
+# ## What this build cost
+#
+# Measured while this book was built: the wall time of every run (papermill's record of each
+# executed run notebook) and the machine it ran on.
+
+# %%
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+import torch
+
+device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+display(Markdown(f"Machine: {cpu_name()}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
+                 f"PyTorch {torch.__version__}."))
+durations = []
+for nb in sorted(Path(study_dir).glob("*/*.ipynb")):
+    meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
+    if meta.get("duration") is not None:
+        durations.append({"system": nb.parent.name, "machine": nb.stem, "seconds": meta["duration"]})
+if durations:
+    runs = pd.DataFrame(durations)
+    per_system = runs.pivot_table(index="system", columns="machine", values="seconds").round(1)
+    per_system["total"] = per_system.sum(axis=1)
+    display(per_system)
+    display(Markdown(f"All runs together: **{runs['seconds'].sum() / 60:.1f} minutes** of run time "
+                     f"({len(runs)} runs; `make book` runs them {os.cpu_count()} at a time by default)."))
+else:
+    display(Markdown("No executed run notebooks found (the study was run another way)."))

@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Table 2: the development set
+#
+# The paper's Table 2 compares every system on the development set (sections 00-02 of each
+# machine). Per machine: the harmonic mean of its 9 values (3 sections x AUC (source), AUC
+# (target), pAUC). Per metric: the harmonic mean of its 21 values over the 7 machines. The last
+# column, `hmean`, is the harmonic mean of all 63 values: the official DCASE 2022 score. AUC
+# (source) counts the source-domain normal clips against *all* anomalous clips of the section, as
+# the official evaluator does; pAUC is the standardised partial AUC up to a false-positive rate of
+# 0.1.
+#
+# Each cell reads **here (paper)**: the number measured in this build, from the runs'
+# `summary.json` files, and the paper's, from `book/paper_results.csv`.
+
+# %% tags=["parameters"]
+data_root = ""      # the data set the study ran on (named in captions)
+truth_dir = ""
+scale = "smoke"
+machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
+study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
+paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+
+# %% tags=["setup"]
+# Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
+if not study_dir:
+    from asdlib.study import run_small_study
+
+    study_dir, data_root, truth_dir = run_small_study("asdlib-small-study", systems=("disent", "mtl"), machines=("fan",))
+    machines = "fan"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from asdlib.study import beside, load_study, paper_numbers, setting_caption
+
+results, choices = load_study(study_dir)
+paper_table = lambda name: paper_numbers(paper_results, name) if paper_results else pd.DataFrame()  # noqa: E731
+
+from asdlib.study import table2
+
+here = table2(results)
+paper = paper_table("table2")
+display(Markdown("**Table 2.** Development set, harmonic means. " + setting_caption(results, data_root, scale, paper)))
+display(beside(here, paper))
+
+# %% [markdown]
+# The same numbers per machine as a picture (higher is better; the dashed line is chance).
+
+# %%
+import matplotlib.pyplot as plt
+
+machine_cols = [c for c in here.columns if c not in ("AUC (S)", "AUC (T)", "pAUC", "hmean")]
+ax = here[machine_cols].T.plot(kind="bar", figsize=(10, 3.4), width=0.85, colormap="tab20")
+ax.set(ylabel="harmonic mean (dev)", ylim=(0.3, 1.0), xlabel="")
+ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+ax.legend(ncol=1, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+plt.xticks(rotation=0)
+plt.tight_layout()
+plt.show()
