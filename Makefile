@@ -23,6 +23,8 @@ STAMP := $(VENV)/.installed
 PY    := $(VENV)/bin/python
 
 BUILD    ?= build/$(SCALE)$(if $(DATA),-real)
+CACHE    ?= build/cache
+MATHJAX_DIR ?= build/mathjax
 ROOT     := $(if $(DATA),$(DATA),$(BUILD)/data)
 TRUTHDIR := $(if $(TRUTH),$(TRUTH),$(if $(DATA),,$(BUILD)/data/eval_truth))
 DATASTAMP := $(if $(DATA),$(STAMP),$(BUILD)/data/synth.json)
@@ -39,7 +41,7 @@ JOBS      = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 THREADS   = $(shell j='$(JOBS)'; j=$${j:-1}; t=$$(( $(NPROC) / j )); echo $$(( t > 0 ? t : 1 )))
 JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(,)muzzy_decay_ms:-1) \
-      ASDLIB_CACHE=$(abspath build/cache) PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS)
+      ASDLIB_CACHE=$(abspath $(CACHE)) PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS)
 , := ,
 
 .PHONY: test book book-html study bench clean distclean env
@@ -60,11 +62,11 @@ test: $(STAMP)
 # ---------------------------------------------------------------------------------------------
 # The book
 # ---------------------------------------------------------------------------------------------
-MATHJAX := build/mathjax/es5/tex-chtml.js
+MATHJAX := $(MATHJAX_DIR)/es5/tex-chtml.js
 $(MATHJAX):
-	@mkdir -p build/mathjax.tmp
-	cd build/mathjax.tmp && npm pack --silent mathjax@3 >/dev/null && tar -xzf mathjax-3*.tgz
-	rm -rf build/mathjax && mv build/mathjax.tmp/package build/mathjax && rm -rf build/mathjax.tmp
+	@rm -rf $(MATHJAX_DIR).tmp && mkdir -p $(MATHJAX_DIR).tmp
+	cd $(MATHJAX_DIR).tmp && npm pack --silent mathjax@3 >/dev/null && tar -xzf mathjax-3*.tgz
+	rm -rf $(MATHJAX_DIR) && mv $(MATHJAX_DIR).tmp/package $(MATHJAX_DIR) && rm -rf $(MATHJAX_DIR).tmp
 
 $(BUILD)/data/synth.json: $(STAMP) $(wildcard asdlib/synth/*.py) asdlib/scales.py asdlib/names.py
 	rm -rf $(BUILD)/data
@@ -119,7 +121,7 @@ book:
 	@$(MAKE) --no-print-directory $(if $(JOBS),,-j$(NPROC)) --output-sync=target book-html
 
 book-html: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJAX)
-	@rm -rf $(BOOKSRC)/_static/mathjax && mkdir -p $(BOOKSRC)/_static && cp -r build/mathjax/es5 $(BOOKSRC)/_static/mathjax
+	@rm -rf $(BOOKSRC)/_static/mathjax && mkdir -p $(BOOKSRC)/_static && cp -r $(MATHJAX_DIR)/es5 $(BOOKSRC)/_static/mathjax
 	$(RUN) $(VENV)/bin/jupyter-book build --quiet --warningiserror --keep-going $(BOOKSRC) --path-output $(BUILD)
 	@echo "The book: $(abspath $(BUILD))/_build/html/index.html"
 

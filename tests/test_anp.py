@@ -127,7 +127,7 @@ def test_a_few_steps_on_a_fixed_batch_reduce_the_loss():
     model.eval()
     with torch.no_grad():
         before = model.partition_nll(x, list(range(FRAMES))).mean().item()
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(60):
         loss, stats = model.loss(model(x), {})
@@ -138,7 +138,7 @@ def test_a_few_steps_on_a_fixed_batch_reduce_the_loss():
     model.eval()
     with torch.no_grad():
         after = model.partition_nll(x, list(range(FRAMES))).mean().item()
-    assert after < before - 0.3, (before, after)
+    assert after < before - 0.5, (before, after)
 
 
 def test_settings_fit_their_clips():
@@ -160,8 +160,9 @@ def test_smoke_training_and_scoring_write_the_official_files(tmp_path):
     train(config, tmp_path / "run", cache_dir=cache, progress=False)
     summary = score_run(tmp_path / "run", cache_dir=cache, progress=False)["score"]
     folder = tmp_path / "run" / "results" / "score"
-    csvs = sorted(p.name for p in folder.glob("*.csv"))
-    assert len(csvs) == 12 and sum(p.startswith("anomaly_score_fan_section_") for p in csvs) == 6
+    official = sorted(p.name for p in folder.glob("*_fan_section_*_test.csv"))
+    assert official == [f"{kind}_fan_section_{s:02d}_test.csv"
+                        for kind in ("anomaly_score", "decision_result") for s in range(6)]
     written = json.loads((folder / "summary.json").read_text())
     assert written["mode"] == summary["mode"] == "score" and written["system"] == "anp"
     assert written["dev"] is not None and written["eval"] is not None
