@@ -8,11 +8,13 @@ predicts a Gaussian (mean, variance) for every target element from the context e
 maximises the Gaussian log-likelihood of the target values of normal sounds, and the anomaly score
 of a patch is the negative log-likelihood of its target values.
 
-What we implement (our reading; the paper's text could not be consulted here, so the settings are
-reconstructed from its method as summarised above and from the IDNN it extends):
+What we implement (our reading: the paper's full text could not be consulted here, so its sizes
+are reconstructed from the method as summarised above and from the interpolation DNN (IDNN,
+Suefusa et al., ICASSP 2020) that it generalises, which predicts the centre frame of 5):
 
-* input: log-mel energies in dB (window = FFT 1024, hop 512, as the DCASE baselines), patches of
-  5 frames (:data:`PATCH_FRAMES`, the IDNN's context); values standardised per mel band with fixed
+* input: log-mel energies in dB (window = FFT 1024, hop 512, as the DCASE baselines; 128 bands at
+  the paper scale, 64 at the quick and smoke scales to cut the attention cost by four), patches of
+  5 frames (:data:`PATCH_FRAMES`); values standardised per mel band with fixed
   statistics: the running average of the training batches' band means and variances, frozen in
   eval mode (:class:`BandStandardiser`); likelihoods are of the standardised values;
 * partitions: the target is one whole frame of the patch and the context the other frames
@@ -30,8 +32,8 @@ reconstructed from its method as summarised above and from the IDNN it extends):
   The ANP's self-attention over the context is left out (it costs O(n_context^2)); the set
   functions used (mean, softmax attention) keep the prediction invariant to the order of the
   context elements;
-* loss: mean Gaussian negative log-likelihood per target element (Eq. of the ANP's conditional
-  likelihood, no KL since there is no latent sample);
+* loss: mean Gaussian negative log-likelihood per target element (the ANP's conditional
+  likelihood term; no KL term, since there is no latent sample);
 * score: mean Gaussian negative log-likelihood per target element (including 0.5 log 2 pi),
   averaged over the partitions of :data:`BOOT_DEFINITION`; a clip's score is the mean over its
   patches (:mod:`asdlib.inference`). The section argument is ignored (one model per machine).
@@ -57,7 +59,7 @@ BOOT_DEFINITION = (
     "target once (leave-one-frame-out). A clip's score is the mean over its patches."
 )
 
-PATCH_FRAMES = 5        # frames per patch (the IDNN's context, kept by the WASPAA ANP)
+PATCH_FRAMES = 5        # frames per patch (the IDNN's 5-frame window; our reading of the WASPAA ANP)
 DIM = 32                # width of every representation
 HEADS = 4               # cross-attention heads
 MIN_VARIANCE = 1e-3     # floor of the predicted variance (standardised units)
@@ -67,8 +69,9 @@ _MEL_FEATURES = FeatureSpec(n_fft=1024, hop=512, n_mels=128)   # the DCASE basel
 _MEL64_FEATURES = FeatureSpec(n_fft=1024, hop=512, n_mels=64)   # half the bands: a quarter of the attention cost
 
 # Per scale: input features and TrainSettings overrides (applied by asdlib.systems.resolve_scale).
-# paper: our reading of the WASPAA setting (128 mels, 5-frame patches, every patch scored).
-# quick (4 s clips, 126 frames) and smoke (2 s, 63 frames) are sized for a 2-core CPU.
+# paper: our reading of the WASPAA setting (128 mels, 5-frame patches, every patch scored; the
+# optimiser settings are ours). quick (4 s clips, 126 frames) and smoke (2 s, 63 frames) are sized
+# for a 2-core CPU: quick trains and scores one machine in about 18 s of one CPU thread.
 SETTINGS = {
     "smoke": {"features": _MEL64_FEATURES,
               "train": {"chunk_frames": PATCH_FRAMES, "batch_size": 64, "epochs": 2, "checkpoint_every": 1,

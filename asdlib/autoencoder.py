@@ -15,9 +15,11 @@ What the baseline does, and what we follow (its public ``dcase2022_task2_baselin
 Where we depart: the baseline's every epoch visits every 5-frame window of every training clip,
 and holds out 10 % of them for validation; here an epoch draws ``chunks_per_clip`` random windows
 per clip (paper scale 64 of a 10 s clip's 309, so 100 epochs visit each window ~20 times) and
-nothing is held out. Smoke and quick scales train fewer epochs and score every other window (see
-:data:`SETTINGS`). The gamma decision threshold is fitted on the training clips' in-sample scores,
-as the baseline does.
+nothing is held out. The quick scale trains 30 epochs, the smoke scale 4 with smaller batches
+and scores every other window (see :data:`SETTINGS`). As in the baseline, one model serves all
+sections of a machine, but here dev (00-02) and eval (03-05) sections share it too (the baseline
+trains one model on ``dev_data`` and another on ``eval_data``). The gamma decision threshold is
+fitted on the training clips' in-sample scores, as the baseline does.
 """
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ _BASELINE_FEATURES = FeatureSpec(n_fft=1024, hop=512, n_mels=128)
 
 # Per scale: input features and TrainSettings overrides (applied by asdlib.systems.resolve_scale).
 # paper: the baseline's settings. quick (4 s clips, 126 frames) and smoke (2 s, 63 frames) are
-# sized for a 2-core CPU: quick trains + scores one machine in about 5 s on one thread.
+# sized for a 2-core CPU: quick (30 epochs of 64 windows per clip) trains + scores one machine in
+# ~20 s of one CPU thread.
 SETTINGS = {
     "smoke": {"features": _BASELINE_FEATURES,
               "train": {"chunk_frames": N_FRAMES, "batch_size": 128, "epochs": 4, "checkpoint_every": 2,
@@ -82,7 +85,10 @@ class AutoEncoder(nn.Module):
         return x.reshape(len(x), -1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, 1, chunk_frames, n_bins) -> ``{"input": (B, D), "reconstruction": (B, D)}``, D = chunk_frames * n_bins."""
+        """(B, 1, chunk_frames, n_bins) -> ``{"input": (B, D), "reconstruction": (B, D)}``.
+
+        D = chunk_frames * n_bins; ``input`` is the flattened window (the loss target).
+        """
         flat = self._flat(x)
         return {"input": flat, "reconstruction": self.decoder(self.encoder(flat))}
 

@@ -44,6 +44,8 @@ def test_outputs_give_a_mean_and_positive_variance_per_target_element():
             assert value.shape == (len(x), N_BINS)
         assert bool((out["var"] >= MIN_VARIANCE).all())
         assert torch.isfinite(out["mean"]).all()
+        loss, _ = model.loss(out, {})
+        assert torch.allclose(loss, gaussian_nll(out["target"], out["mean"], out["var"]).mean())
     # eval mode predicts the centre frame: its target values are that frame, standardised
     centre = model.standardise(x[:, 0, FRAMES // 2])
     assert torch.allclose(model(x)["target"], centre)
@@ -121,15 +123,15 @@ def test_describe_from_config_round_trip():
 
 def test_a_few_steps_on_a_fixed_batch_reduce_the_loss():
     model = _model()
-    x = _patches(batch=32, seed=5)
+    x = _patches(batch=16, seed=5)
     with torch.no_grad():
         model(x)  # fixes the band statistics (a repeated batch leaves them unchanged)
     model.eval()
     with torch.no_grad():
         before = model.partition_nll(x, list(range(FRAMES))).mean().item()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-2)
     model.train()
-    for _ in range(60):
+    for _ in range(30):
         loss, stats = model.loss(model(x), {})
         optimiser.zero_grad()
         loss.backward()
@@ -138,12 +140,12 @@ def test_a_few_steps_on_a_fixed_batch_reduce_the_loss():
     model.eval()
     with torch.no_grad():
         after = model.partition_nll(x, list(range(FRAMES))).mean().item()
-    assert after < before - 0.5, (before, after)
+    assert after < before - 0.4, (before, after)
 
 
 def test_settings_fit_their_clips():
     frames = {"smoke": 63, "quick": 126, "paper": 313}
-    for name, own in SETTINGS.items():
+    for name in SETTINGS:
         scale = resolve_scale("anp", get_scale(name))
         assert scale.features.n_mels > 0 and scale.train.chunk_frames <= frames[name]
         assert scale.features.hop == 512
