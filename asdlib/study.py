@@ -284,7 +284,6 @@ def run_small_study(folder: str | Path, systems=("disent", "mtl"), machines=("fa
     from asdlib.inference import score_run
     from asdlib.scales import get_scale
     from asdlib.synth import generate
-    from asdlib.systems import resolve_scale
     from asdlib.train import RunConfig, train
 
     folder = Path(folder).resolve()
@@ -297,11 +296,20 @@ def run_small_study(folder: str | Path, systems=("disent", "mtl"), machines=("fa
             run = study / system / machine
             if (run / "results").exists():
                 continue
-            config = RunConfig(system=system, machine=machine, data_root=str(data),
-                               scale=resolve_scale(system, get_scale(scale)), truth_dir=str(data / "eval_truth"))
+            config = RunConfig.create(system, machine, data, scale, truth_dir=data / "eval_truth")
             train(config, run, progress=False)
             score_run(run, progress=False)
     return str(study), str(data), str(data / "eval_truth")
+
+
+def ensure_study(study_dir: str, data_root: str, truth_dir: str, machines: str, systems=("disent", "mtl")):
+    """A chapter notebook's inputs: the given study, or a small one made here when none is given.
+
+    Returns ``(study_dir, data_root, truth_dir, machines)``.
+    """
+    if study_dir:
+        return study_dir, data_root, truth_dir, machines
+    return (*run_small_study("asdlib-small-study", systems=systems, machines=("fan",)), "fan")
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,6 +50,18 @@ class RunConfig:
     seed: int = 0
     truth_dir: str | None = None
 
+    @classmethod
+    def create(cls, system: str, machine: str, data_root: str | Path, scale: str, seed: int = 0,
+               truth_dir: str | Path | None = None, overrides: list[str] = ()) -> "RunConfig":
+        """The configuration of a run: the named scale as ``system`` uses it (a direct system brings
+        its own features and training settings, :func:`asdlib.systems.resolve_scale`), then
+        ``overrides`` such as ``["train.epochs=10"]``."""
+        from asdlib.systems import resolve_scale
+
+        resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale)))
+        return cls(system=system, machine=machine, data_root=str(Path(data_root).resolve()), scale=resolved,
+                   seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()))
+
     @property
     def lr(self) -> float:
         """Learning rate (paper: 1e-4, and 1e-5 for ToyCar)."""
@@ -344,12 +356,8 @@ def parse_overrides(items: list[str], scale: Scale) -> Scale:
 
 
 def _cli_train(args) -> int:
-    from asdlib.systems import resolve_scale
-
-    scale = parse_overrides(args.overrides, resolve_scale(args.system, get_scale(args.scale)))
-    config = RunConfig(system=args.system, machine=args.machine, data_root=str(args.data.resolve()),
-                       scale=scale, seed=args.seed,
-                       truth_dir=None if args.truth is None else str(args.truth.resolve()))
+    config = RunConfig.create(args.system, args.machine, args.data, args.scale, seed=args.seed,
+                              truth_dir=args.truth, overrides=args.overrides)
     last = train(config, args.out, device=args.device)
     print(f"trained {args.system} on {args.machine}: {last}")
     return 0

@@ -35,18 +35,13 @@ paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
-import importlib.util
-import os
-import subprocess
-import sys
+import importlib.util, os, subprocess, sys  # noqa: E401
 
 if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
-if not study_dir:
-    from asdlib.study import run_small_study
+from asdlib.study import ensure_study  # noqa: E402
 
-    study_dir, data_root, truth_dir = run_small_study("asdlib-small-study", systems=("disent", "mtl"), machines=("fan",))
-    machines = "fan"
+study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
 # %%
 import json

@@ -56,12 +56,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from asdlib.inference import score_run
-from asdlib.scales import get_scale
-from asdlib.train import RunConfig, parse_overrides, train
+from asdlib.train import RunConfig, train
 
-config = RunConfig(system=system, machine=machine, data_root=str(Path(data_root).resolve()),
-                   scale=parse_overrides(overrides.split(), get_scale(scale)), seed=seed,
-                   truth_dir=str(Path(truth_dir).resolve()) if truth_dir else None)
+config = RunConfig.create(system, machine, data_root, scale, seed=seed, truth_dir=truth_dir,
+                          overrides=overrides.split())
 last = train(config, run_dir, progress=False)
 log = pd.read_csv(run_dir / "train_log.csv")
 display(Markdown(f"**{system}** on **{machine}**, `{scale}` scale: {len(log)} epochs, "

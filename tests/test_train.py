@@ -118,3 +118,13 @@ def test_best_dev_checkpoint_rule_is_recorded(fan_root, cache, tmp_path):
     assert selection["epoch"] == max(selection["dev_hmean_per_epoch"], key=selection["dev_hmean_per_epoch"].get)
     model, _ = load_model(run, epoch=selection["epoch"])
     assert not model.training
+
+
+def test_a_direct_system_runs_with_its_own_features():
+    from asdlib.anp import SETTINGS
+
+    config = RunConfig.create("anp", "fan", "/data", "quick", overrides=["train.epochs=3"])
+    assert config.scale.features == SETTINGS["quick"]["features"]  # log-mel, not the quick STFT
+    assert config.scale.train.chunk_frames == SETTINGS["quick"]["train"]["chunk_frames"]
+    assert config.scale.train.epochs == 3  # overrides apply after the system's own settings
+    assert RunConfig.create("disent", "fan", "/data", "quick").scale == get_scale("quick")
