@@ -39,7 +39,7 @@ from asdlib.study import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
-# %%
+# %% tags=["full-width"]
 from pathlib import Path
 
 import pandas as pd
