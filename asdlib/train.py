@@ -17,6 +17,7 @@ Every file is written to a temporary name and renamed, so nothing is ever half-w
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -248,7 +249,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     if first_epoch > settings.epochs:
         return checkpoint_path(run_dir, done[-1])
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
     n_batches = -(-len(data.clips) // settings.batch_size)
     bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
                desc=f"{config.system} {config.machine}", unit="batch")
@@ -310,14 +311,6 @@ def _float32(outputs: dict) -> dict:
     """Losses are computed in float32 even when the forward pass ran under autocast."""
     return {k: v.float() if hasattr(v, "is_floating_point") and v.is_floating_point() else v
             for k, v in outputs.items()}
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # --------------------------------------------------------------------------------------------
