@@ -29,7 +29,7 @@ import pandas as pd
 
 from asdlib.data import index_dataset
 from asdlib.features import load_features
-from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, section_metrics,
+from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
                             write_anomaly_scores, write_decision_results)
 from asdlib.train import RunConfig, list_checkpoints, load_model, write_atomic
 
@@ -91,18 +91,6 @@ def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_id
     scorer = SpaceScorer(backend=backend, **mode_kwargs).fit({k: v[train_idx] for k, v in outputs.items()},
                                                             sections[train_idx])
     return scorer.score({k: v[test_idx] for k, v in outputs.items()}, sections[test_idx]), scorer.score_train()
-
-
-def _labelled_metrics(clips: pd.DataFrame, scores: np.ndarray) -> list[dict]:
-    """Per section with known labels and domains: AUC (S), AUC (T), pAUC (official rules)."""
-    rows = []
-    for section, part in clips.groupby("section"):
-        if part["label"].isna().any() or part["domain"].isna().any():
-            continue
-        values = section_metrics((part["label"] == "anomaly").to_numpy().astype(int),
-                                 scores[part.index.to_numpy()], part["domain"].to_numpy())
-        rows.append({"section": section, **values})
-    return rows
 
 
 def _hmeans(rows: list[dict], sections) -> dict | None:
@@ -172,7 +160,7 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
             first = next(iter(modes(out).values()))
             scores, _ = _mode_scores(out, first, backend, local_train, local_dev,
                                      np.concatenate([sections[train_idx], sections[dev_idx]]))
-            dev_scores[epoch] = _hmeans(_labelled_metrics(dev_clips, scores), dev_sections)["hmean"]
+            dev_scores[epoch] = _hmeans(labelled_section_metrics(dev_clips, scores), dev_sections)["hmean"]
         selection["dev_hmean_per_epoch"] = dev_scores
         epoch = max(dev_scores, key=dev_scores.get)
     else:
@@ -201,7 +189,7 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
                                    (scores[rows] > threshold).astype(int))
         train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
         write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
-        rows = _labelled_metrics(test, scores)
+        rows = labelled_section_metrics(test, scores)
         summary = {
             "system": config.system, "mode": mode, "machine": machine,
             "backend": "direct" if direct else backend,

@@ -104,6 +104,23 @@ def section_metrics(y_true, y_score, domain) -> dict[str, float]:
     return result
 
 
+def labelled_section_metrics(clips: pd.DataFrame, scores) -> list[dict]:
+    """AUC (S), AUC (T) and pAUC per section, for the sections whose clips all have label and domain.
+
+    ``clips``: test clips with columns section, label ('normal'/'anomaly'), domain, indexed 0..m-1;
+    ``scores``: (m,) aligned with them. Returns ``[{"section": ..., "auc_source": ..., ...}, ...]``.
+    """
+    scores = np.asarray(scores)
+    rows = []
+    for section, part in clips.groupby("section"):
+        if part["label"].isna().any() or part["domain"].isna().any():
+            continue
+        values = section_metrics((part["label"] == "anomaly").to_numpy().astype(int),
+                                 scores[part.index.to_numpy()], part["domain"].to_numpy())
+        rows.append({"section": section, **values})
+    return rows
+
+
 def harmonic_mean(values) -> float:
     """Harmonic mean with every value floored at ``EPS`` (as the official evaluator).
 

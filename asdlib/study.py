@@ -146,17 +146,10 @@ def _test_clips(run: Path) -> pd.DataFrame:
 
 def _section_rows(test: pd.DataFrame, scores: np.ndarray, row: str, machine: str) -> list[dict]:
     """Per-section metric records (as :func:`collect` gives) of ``scores`` (aligned with ``test``)."""
-    from asdlib.metrics import section_metrics
+    from asdlib.metrics import labelled_section_metrics
 
-    out = []
-    for section, part in test.groupby("section"):
-        if part["label"].isna().any() or part["domain"].isna().any():
-            continue
-        values = section_metrics((part["label"] == "anomaly").to_numpy().astype(int),
-                                 np.asarray(scores)[part.index.to_numpy()], part["domain"].to_numpy())
-        out.append({"row": row, "machine": machine, "section": section,
-                    "set": "dev" if int(section) < 3 else "eval", **values})
-    return out
+    return [{"row": row, "machine": machine, "set": "dev" if int(r["section"]) < 3 else "eval", **r}
+            for r in labelled_section_metrics(test, scores)]
 
 
 def _hmean_of(records: list[dict], which: str) -> float:
@@ -194,11 +187,14 @@ def tune_disent_weights(run_dir: str | Path, grid=np.linspace(0, 1, 11)) -> tupl
     clips = pd.read_csv(run_dir / "clips.csv", dtype={"section": str})
     train = (clips["split"] == "train").to_numpy()
     test = clips[~train].reset_index(drop=True)
+    # the two spaces' nearest-neighbour distances do not depend on the weights: compute them once
+    distances = {}
+    for mode in ("sec", "att"):
+        scorer = SpaceScorer(mode).fit({k: v[train] for k, v in emb.items()}, clips.loc[train, "section"].to_numpy())
+        distances[mode] = scorer.score({k: v[~train] for k, v in emb.items()}, test["section"].to_numpy())
     records, dev = [], {}
     for w in np.round(grid, 3):
-        scorer = SpaceScorer("wt", weights=(float(w), 1.0 - float(w))).fit(
-            {k: v[train] for k, v in emb.items()}, clips.loc[train, "section"].to_numpy())
-        scores = scorer.score({k: v[~train] for k, v in emb.items()}, test["section"].to_numpy())
+        scores = float(w) * distances["sec"] + (1.0 - float(w)) * distances["att"]  # Eq. (5)
         rows = _section_rows(test, scores, "Disent.Wt", run_dir.name)
         dev[float(w)] = _hmean_of(rows, "dev")
         records += [{**r, "w_S": float(w)} for r in rows]

@@ -249,3 +249,16 @@ def test_read_score_csv_refuses_empty_file(tmp_path):
     with pytest.raises(ValueError, match=re.escape(str(path)) + ": no rows"):
         read_score_csv(path)
 
+
+
+def test_labelled_section_metrics_skips_sections_without_labels():
+    import pandas as pd
+
+    from asdlib.metrics import labelled_section_metrics
+
+    clips = pd.DataFrame({"section": ["00"] * 4 + ["03"] * 2,
+                          "label": ["normal", "anomaly", "normal", "anomaly", None, None],
+                          "domain": ["source", "source", "target", "target", None, None]})
+    rows = labelled_section_metrics(clips, [0.1, 0.9, 0.2, 0.8, 0.5, 0.5])
+    assert [r["section"] for r in rows] == ["00"]  # the anonymised section has no truth: left out
+    assert rows[0]["auc_source"] == rows[0]["auc_target"] == 1.0
