@@ -42,8 +42,8 @@ def inference_modes(spaces: list[str], weights: tuple[float, float] = (0.5, 0.5)
     Returns mode name -> keyword arguments of :class:`asdlib.scoring.SpaceScorer`.
     """
     if spaces == ["attribute", "section"]:  # disent
-        return {"cat": {"mode": "cat"}, "wt": {"mode": "wt", "weights": tuple(weights)},
-                "sec": {"mode": "sec"}, "att": {"mode": "att"}}
+        return {"cat": {"mode": "cat"}, "cat_norm": {"mode": "cat_norm"},
+                "wt": {"mode": "wt", "weights": tuple(weights)}, "sec": {"mode": "sec"}, "att": {"mode": "att"}}
     if len(spaces) > 1:  # disent_split: the joint space, the section space, each attribute space
         return {"cat": {"mode": "cat"}, **{name: {"mode": name} for name in spaces}}
     return {spaces[0]: {"mode": spaces[0]}}

@@ -12,20 +12,27 @@ from torch.nn import functional as F
 
 
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the clips that carry a label (Eq. 3 for one attribute key).
+    """One attribute key's term of Eq. (3), averaged over the batch: clips lacking the key add nothing.
+
+    The paper sums, per clip, the cross-entropies of the attributes that clip carries ("if an
+    attribute is unknown for an audio example, the corresponding term in the sum of (3) is
+    ignored"), and the batch loss is the mean over clips. Summing this function over the keys gives
+    exactly that: ``(1/B) sum_i sum_{k carried by i} CE_k(i)``. A rare key therefore weighs as
+    much per clip carrying it as a common one (not more, as a per-key mean over only the clips
+    carrying it would make it).
 
     Args:
         logits: (B, C) float, unnormalised class scores.
         labels: (B,) long, class index in [0, C), or -1 where the clip does not carry the label.
 
     Returns:
-        A scalar: the mean cross-entropy over the clips with ``labels >= 0``. Clips with -1 are
-        masked inside the cross-entropy (``ignore_index``), so they contribute neither loss nor
-        gradient. When no clip carries a label the result is an exact 0 that still depends on
-        ``logits`` (so ``backward`` works and yields zero gradients), never NaN.
+        A scalar: the sum of the cross-entropies of the clips with ``labels >= 0``, divided by B
+        (all clips of the batch). Clips with -1 contribute neither loss nor gradient. When no clip
+        carries a label the result is an exact 0 that still depends on ``logits`` (so ``backward``
+        works and yields zero gradients), never NaN.
     """
     total = F.cross_entropy(logits, labels, ignore_index=-1, reduction="sum")
-    return total / (labels >= 0).sum().clamp_min(1)
+    return total / max(len(labels), 1)
 
 
 class ArcFace(nn.Module):

@@ -249,10 +249,11 @@ class ASDModel(nn.Module):
 
         Returns:
             ``(loss, stats)``. loss = mean section cross-entropy over the batch (ArcFace logits with
-            margin for ``sec_arcface``) + the sum over attribute keys of the mean cross-entropy over
-            the clips that carry that key (a key no clip carries adds an exact 0; a clip lacking a
-            key adds no loss and no gradient), + for ``adversarial`` the same masked cross-entropy
-            of the shift classifier. stats: floats ``loss``, ``section_loss``, ``section_acc``, and
+            margin for ``sec_arcface``) + Eq. (3): per clip, the sum of the cross-entropies of the
+            attribute keys that clip carries, averaged over all clips of the batch
+            (:func:`asdlib.losses.masked_cross_entropy`; a clip lacking a key adds no loss and no
+            gradient for it, a key no clip carries adds an exact 0), + for ``adversarial`` the same
+            masked cross-entropy of the shift classifier. stats: floats ``loss``, ``section_loss``, ``section_acc``, and
             ``attribute_loss``, ``attribute_acc`` (pooled over all carried labels of all keys) or
             ``shift_loss``, ``shift_acc``; an accuracy is NaN when the batch carries no such label.
         """

@@ -199,6 +199,7 @@ def make_backend(name: str, **kwargs) -> SectionBackend:
 
 
 MODE_ALIASES = {"sec": "section", "att": "attribute"}
+CAT_MODES = ("cat", "cat_norm")
 
 
 class SpaceScorer:
@@ -206,16 +207,19 @@ class SpaceScorer:
 
     Modes (``mode``):
 
-    * ``"cat"`` - Disent.Cat: every space L2-normalised, concatenated (sorted by name), then the
-      backend. With "nn" this is the cosine nearest neighbour of the joint vector.
+    * ``"cat"`` - Disent.Cat, the paper's form: the raw embeddings concatenated,
+      ``z_C = [z_S; z_A]`` (all spaces, in sorted name order, which a cosine does not notice), then
+      the backend; with "nn" Eq. (4) on ``z_C``, so a space with larger norms weighs more.
+    * ``"cat_norm"`` - not in the paper: every space L2-normalised before the concatenation, so
+      each space weighs the same in the joint cosine.
     * ``"sec"`` / ``"att"`` - the "section" / "attribute" space alone.
     * ``"wt"`` - Eq. (5): ``w_S * d_S + w_A * d_A``, the weighted sum of the per-space backend scores
       (per-space nearest-neighbour distances with "nn", each space with its own nearest
       neighbour). ``weights`` is ``(w_S, w_A)`` or a dict space -> weight (for split models).
     * any space name (``"mtl"``, ``"attr:<key>"``, ...) - that space alone.
 
-    Fitted attributes: ``weights_`` (input name -> weight; the input "cat" for mode "cat"),
-    ``cat_spaces_`` (the spaces concatenated; None unless mode "cat"), ``backends_`` (input name ->
+    Fitted attributes: ``weights_`` (input name -> weight; the input "cat" for the cat modes),
+    ``cat_spaces_`` (the spaces concatenated; None unless a cat mode), ``backends_`` (input name ->
     fitted backend).
     """
 
@@ -232,8 +236,8 @@ class SpaceScorer:
         mode = MODE_ALIASES.get(self.mode, self.mode)
         if self.weights is not None and mode != "wt":
             raise ValueError(f"weights are only used by mode 'wt', not {self.mode!r}")
-        self.cat_spaces_ = sorted(spaces) if mode == "cat" else None
-        if mode == "cat":
+        self.cat_spaces_ = sorted(spaces) if mode in CAT_MODES else None
+        if mode in CAT_MODES:
             self.weights_ = {"cat": 1.0}
         elif mode == "wt":
             if self.weights is None:
@@ -244,7 +248,7 @@ class SpaceScorer:
         elif mode in spaces:
             self.weights_ = {mode: 1.0}
         else:
-            raise ValueError(f"unknown mode {self.mode!r}: use 'cat', 'wt', 'sec', 'att' or a space name "
+            raise ValueError(f"unknown mode {self.mode!r}: use 'cat', 'cat_norm', 'wt', 'sec', 'att' or a space name "
                              f"of {sorted(spaces)}")
         inputs = self._inputs(spaces)
         self.backends_ = {name: make_backend(self.backend, **self.backend_kwargs).fit(inputs[name], sections)
@@ -270,7 +274,8 @@ class SpaceScorer:
         if missing:
             raise ValueError(f"mode {self.mode!r} needs space(s) {missing}; got {sorted(spaces)}")
         if self.cat_spaces_:
-            return {"cat": np.concatenate([l2_normalise(spaces[name]) for name in self.cat_spaces_], axis=1)}
+            prepare = l2_normalise if self.mode == "cat_norm" else np.asarray
+            return {"cat": np.concatenate([prepare(spaces[name]) for name in self.cat_spaces_], axis=1)}
         return {name: spaces[name] for name in self.weights_}
 
 

@@ -22,6 +22,7 @@ METRICS = ("auc_source", "auc_target", "pauc")
 ROW_NAMES = {
     ("disent", "wt"): "Disent.Wt (0.5/0.5)",
     ("disent", "cat"): "Disent.Cat",
+    ("disent", "cat_norm"): "Disent.Cat (norm.)",
     ("disent", "sec"): "Disent.Sec",
     ("disent", "att"): "Disent.Att",
     ("disent_split", "cat"): "Disent.Split",
@@ -37,7 +38,7 @@ TUNED = ("MSL+ANP", "MSL", "Disent.Wt")  # rows chosen or weighted on the develo
 # the systems MSL chooses from: the paper's own MobileFaceNet systems (not ANP or the baselines)
 MSL_CANDIDATES = ("Disent.Cat", "Disent.Sec", "Disent.Att", "Disent.Split", "MTL", "Adversarial",
                   "Sec_ArcFace", "Sec_Softmax")
-ROW_ORDER = ["MSL+ANP", "MSL", "Disent.Wt", "Disent.Wt (0.5/0.5)", "Disent.Cat", "Disent.Sec", "Disent.Att",
+ROW_ORDER = ["MSL+ANP", "MSL", "Disent.Wt", "Disent.Wt (0.5/0.5)", "Disent.Cat", "Disent.Cat (norm.)", "Disent.Sec", "Disent.Att",
              "Disent.Split", "MTL", "Adversarial", "Sec_ArcFace", "Sec_Softmax", "ANP-Boot", "AE baseline",
              "MN baseline"]
 

@@ -129,11 +129,34 @@ def test_a_clip_lacking_a_key_gives_no_gradient(system):
     x2[0] = torch.rand_like(x2[0]) * 10
     _, w2, b2 = _head_grads(model, x2, batch)
     assert torch.equal(w, w2) and torch.equal(b, b2)
-    # and it equals the gradient of the batch without clip 0 (mean over the clips carrying "pat")
+    # Eq. (3) is a mean over ALL clips of per-clip sums: the batch of 4 without clip 0's term is
+    # the 3-clip batch without clip 0, scaled by 3/4 (a per-key mean over carriers would give 1)
     rest = {k: v[1:] for k, v in batch.items()}
     _, w3, b3 = _head_grads(model, x[1:], rest)
-    torch.testing.assert_close(w, w3, atol=1e-7, rtol=1e-5)
-    torch.testing.assert_close(b, b3, atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(w, w3 * 3 / 4, atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(b, b3 * 3 / 4, atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("system", ["mtl", "disent", "disent_split"])
+def test_attribute_loss_is_the_batch_mean_of_per_clip_sums(system):
+    """Eq. (3): per clip, sum the cross-entropies of the keys it carries; average over the batch.
+
+    A key carried by one clip of four weighs 1/4 of that clip's cross-entropy, not all of it."""
+    model = make_model(system).eval()
+    x, batch = make_batch()
+    batch["attributes"][:, 0] = -1
+    batch["attributes"][2, 0] = 1             # "pat" carried by clip 2 alone
+    out = model(x)
+    loss, stats = model.loss(out, batch)
+    ce = torch.nn.functional.cross_entropy
+    per_clip = torch.zeros(4)
+    for i in range(4):
+        for k, key in enumerate(("pat", "panel")):
+            label = batch["attributes"][i, k]
+            if label >= 0:
+                per_clip[i] += ce(out[f"logits:attr:{key}"][i:i + 1], label[None])
+    torch.testing.assert_close(torch.tensor(stats["attribute_loss"]), per_clip.mean())
+    torch.testing.assert_close(loss, ce(out["logits:section"], batch["section"]) + per_clip.mean())
 
 
 def test_a_key_no_clip_carries_adds_exact_zero():
@@ -156,8 +179,8 @@ def test_masked_cross_entropy():
     logits = torch.randn(5, 3, requires_grad=True)
     labels = torch.tensor([0, -1, 2, -1, 1])
     keep = labels >= 0
-    torch.testing.assert_close(masked_cross_entropy(logits, labels),
-                               torch.nn.functional.cross_entropy(logits[keep], labels[keep]))
+    torch.testing.assert_close(masked_cross_entropy(logits, labels),  # summed over carriers, / all 5 clips
+                               torch.nn.functional.cross_entropy(logits[keep], labels[keep], reduction="sum") / 5)
     none = masked_cross_entropy(logits, torch.full((5,), -1))
     none.backward()
     assert none.item() == 0.0 and torch.count_nonzero(logits.grad) == 0

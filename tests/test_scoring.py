@@ -161,18 +161,22 @@ def test_single_space_modes_equal_nn_on_that_space(data):
         NearestNeighbourCosine().fit(train["attribute"], s_train).score(test["attribute"], s_test))
 
 
-def test_cat_mode_is_cosine_of_the_joint_normalised_vector(data):
+def test_cat_mode_is_the_paper_raw_concatenation(data):
+    """Disent.Cat (Eq. 4 on z_C = [z_S; z_A]): the raw spaces joined, no per-space normalisation."""
     train, test, s_train, s_test = data
-    joint = brute_force_nn(
-        np.hstack([test[k] / np.linalg.norm(test[k], axis=1, keepdims=True) for k in ("attribute", "section")]),
-        s_test,
-        np.hstack([train[k] / np.linalg.norm(train[k], axis=1, keepdims=True) for k in ("attribute", "section")]),
-        s_train)
+    train = {"section": 5.0 * train["section"], "attribute": train["attribute"]}  # unequal norms
+    test = {"section": 5.0 * test["section"], "attribute": test["attribute"]}
+    joined = lambda d: np.hstack([d["section"], d["attribute"]])  # noqa: E731
     cat = score_spaces(train, test, s_train, s_test, "cat")
-    np.testing.assert_allclose(cat, joint, atol=1e-6)
-    # it differs from the sum of the per-space minima (Eq. 5 picks a neighbour per space)
+    np.testing.assert_allclose(cat, brute_force_nn(joined(test), s_test, joined(train), s_train), atol=1e-6)
+    unit = lambda d: {k: v / np.linalg.norm(v, axis=1, keepdims=True) for k, v in d.items()}  # noqa: E731
+    cat_norm = score_spaces(train, test, s_train, s_test, "cat_norm")
+    np.testing.assert_allclose(cat_norm, brute_force_nn(joined(unit(test)), s_test, joined(unit(train)), s_train),
+                               atol=1e-6)
+    assert np.abs(cat - cat_norm).max() > 1e-3  # the two forms differ when the spaces' norms differ
+    # the normalised form differs from the sum of the per-space minima (Eq. 5 picks a neighbour per space)
     wt = score_spaces(train, test, s_train, s_test, "wt", (0.5, 0.5))
-    assert np.all(cat >= wt - 1e-12) and np.any(cat > wt + 1e-6)
+    assert np.all(cat_norm >= wt - 1e-12) and np.any(cat_norm > wt + 1e-6)
 
 
 def test_space_scorer_errors(data):

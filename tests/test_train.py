@@ -93,7 +93,7 @@ def test_smoke_disent_learns_to_detect_and_writes_official_files(fan_root, cache
     config = json.loads((run / "config.json").read_text())
     assert config["run"]["system"] == "disent" and "asdlib" in config["code"]
     summaries = score_run(run, truth_dir=fan_root / "eval_truth", cache_dir=cache, progress=False)
-    assert set(summaries) == {"cat", "wt", "sec", "att"}
+    assert set(summaries) == {"cat", "cat_norm", "wt", "sec", "att"}
     for mode, summary in summaries.items():
         assert summary["checkpoint"] == {"rule": "last", "epochs": [2, 4, 6, 8], "epoch": 8}
         assert len(summary["sections"]) == 6
