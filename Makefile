@@ -4,6 +4,7 @@
 #   make book                          quick scale on the synthetic stand-in (default)
 #   make book SCALE=smoke MACHINES=fan a tiny build (what the tests do)
 #   make book SCALE=paper DATA=/path/to/dcase2022 [TRUTH=/path/to/evaluator]
+#   make book CHECKPOINT=best_dev      tables with the paper's checkpoint rule (every run is scored both ways)
 #   make -j 2 book                     independent notebook runs in parallel
 #   make clean                         remove the built books, keep data and feature caches
 
@@ -17,6 +18,7 @@ SEED     ?= 0
 MACHINES ?= ToyCar ToyTrain bearing fan gearbox slider valve
 DATA     ?=
 TRUTH    ?=
+CHECKPOINT ?= last
 
 VENV  := .venv
 STAMP := $(VENV)/.installed
@@ -101,11 +103,11 @@ study: $(RUNS)
 # ---------------------------------------------------------------------------------------------
 # The book's chapters: executed notebooks, each reading the data or the study's result files.
 # ---------------------------------------------------------------------------------------------
-CHAPTERS       := data table2 table3 table4 embeddings reproduce
-STUDY_CHAPTERS := table2 table3 table4 embeddings reproduce
+CHAPTERS       := data systems table2 table3 table4 embeddings reproduce
+STUDY_CHAPTERS := systems table2 table3 table4 embeddings reproduce
 NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
             -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
-            -p paper_results $(abspath book/paper_results.csv)
+            -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)
 $(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.csv
 	@mkdir -p $(@D)
 	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         data = TrainingSet.build(index, "fan", scale, cache_dir=tmp / "cache", progress=False)
         model = build_model(args.system, n_bins=scale.features.n_bins, n_sections=len(data.vocab.sections),
                             attribute_classes=data.vocab.attribute_classes,
-                            shift_classes=len(data.vocab.shift_values))
+                            shift_sections=data.vocab.shift_sections)
         model = model.to(device=device, memory_format=torch.channels_last)
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda"
@@ -111,11 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                                                batch_size=512, device=device), n_chunks, 2, warmup=1)
         xb = torch.randn(512, 1, settings.chunk_frames, scale.features.n_bins, device=device)
         xb = xb.contiguous(memory_format=torch.channels_last)
-        fwd_autocast = (torch.autocast("cuda", dtype=torch.float16) if device == "cuda"
-                        else torch.autocast("cpu", enabled=False))
 
-        def forward():
-            with torch.inference_mode(), fwd_autocast:
+        def forward():  # float32, as embed_clips
+            with torch.inference_mode():
                 model.embeddings(xb)
         bare_fwd = _rate(forward, 512, max(2, n_chunks // 512), warmup=1)
 

@@ -254,6 +254,11 @@ class AttributeVocab:
         """Number of classes per key, in key order (the model's attribute heads)."""
         return {k: len(self.values[k]) for k in self.keys}
 
+    @property
+    def shift_sections(self) -> list[int]:
+        """Section index of each (section, value) class of :attr:`shift_values` (the adversary's groups)."""
+        return [self.encode_section(section) for section, _ in self.shift_values]
+
     def encode_section(self, section: str) -> int:
         try:
             return self.sections.index(section)

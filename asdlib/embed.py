@@ -14,6 +14,7 @@ The model contract: ``model.embeddings(x) -> dict[str, Tensor]`` with ``x`` of s
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Sequence
 
@@ -83,7 +84,9 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
 
     The chunks (:func:`chunk_view`) of consecutive clips fill batches of ``batch_size`` chunks (a
     clip may span two batches), which go through ``model.embeddings`` under
-    ``torch.inference_mode`` in channels-last layout, with float16 autocast on CUDA. Each clip's
+    ``torch.inference_mode`` in channels-last layout. Precision: float32 on every device (on CUDA
+    with TF32 switched off for the call, so a GPU computes what the CPU computes, up to summation
+    order; training may use bfloat16 autocast, embeddings never do). Each clip's
     chunk embeddings are then pooled per space, streaming (Chan et al.'s merge of batch means
     and sums of squares, in float64), so the result does not depend on ``batch_size``.
 
@@ -135,15 +138,14 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
     pooled = _Pool(len(specs), with_spread=pooling == "std")
     bar = tqdm(total=sum(counts), unit="chunk", disable=not progress, desc="embedding")
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), _strict_float32(device):
             for pieces in _batches(counts, batch_size):
                 rows = 0
                 for clip, first, stop in pieces:
                     frames = specs[clip][first * hop:(stop - 1) * hop + chunk_frames]
                     buffer[rows:rows + stop - first].copy_(chunk_view(frames, chunk_frames, hop))
                     rows += stop - first
-                with torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda"):
-                    out = model.embeddings(buffer[:rows].to(device, non_blocking=True))
+                out = model.embeddings(buffer[:rows].to(device, non_blocking=True))
                 pooled.add([p[0] for p in pieces], [p[2] - p[1] for p in pieces],
                            {name: e.float().cpu() for name, e in out.items()})
                 bar.update(rows)
@@ -151,6 +153,20 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
         bar.close()
         model.train(was_training)
     return pooled.result(pooling)
+
+
+@contextlib.contextmanager
+def _strict_float32(device: torch.device):
+    """On CUDA: no TF32 in convolutions and matrix products for the duration (restored after)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _batches(counts: list[int], batch_size: int):

@@ -44,22 +44,20 @@ def min_samples(spec: FeatureSpec, chunk_frames: int = 32) -> int:
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = 16_000) -> np.ndarray:
-    """Triangular mel filters (HTK mel scale, unit peak), shape (n_mels, n_fft // 2 + 1)."""
-    mel = lambda hz: 2595.0 * np.log10(1.0 + hz / 700.0)  # noqa: E731
-    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = hz(np.linspace(mel(0.0), mel(sample_rate / 2), n_mels + 2))
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins - lower) / (centre - lower)
-    falling = (upper - bins) / (upper - centre)
-    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    """The DCASE 2022 baselines' mel filterbank, shape (n_mels, n_fft // 2 + 1): ``librosa.filters.mel``
+    with its defaults (Slaney mel scale, area-normalised triangles, 0 Hz to Nyquist)."""
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
 
 
 def log_spectrogram(waves, spec: FeatureSpec):
     """Log STFT magnitude ``log(max(|X|, 1e-8))``, or log-mel energy in dB when ``spec.n_mels``.
 
     The log-mel form follows the DCASE 2022 baselines: ``10 log10(M |X|^2 + eps)``, M the mel
-    filterbank of :func:`mel_filterbank`.
+    filterbank of :func:`mel_filterbank`, i.e. ``librosa.feature.melspectrogram`` (power 2) in dB
+    with the baselines' librosa (before 0.10) padding, reflect (``center=True``); eps 1e-8 here,
+    the baselines' ``sys.float_info.epsilon`` there (a difference only for digital silence).
 
     Args:
         waves: float tensor (n_samples,) or (batch, n_samples).

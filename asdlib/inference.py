@@ -1,23 +1,29 @@
-"""Score a trained run: embeddings, anomaly scores per inference mode, official files, summary.
+"""Score a trained run: embeddings, anomaly scores per inference mode and checkpoint rule, official files.
 
 For one run (one system, one machine; see :mod:`asdlib.train`):
 
-1. choose the checkpoint: ``"last"`` (looks at no test label) or ``"best_dev"`` (the paper's rule:
-   the checkpoint with the best development-set score, which lets the dev test set choose the
-   model); every result records which rule and epoch it used;
-2. embed every training and test clip: all 32-frame chunks with the scale's hop (paper: 1), pooled
-   by mean, or standard deviation for valve (Sec. 3.3);
-3. per inference mode (Sec. 2.2: Disent.Cat, Wt, Sec, Att for ``disent``; each space for
-   ``disent_split``; the single space otherwise) score the test clips against the training clips of
-   their section (Eq. 4, 5), fit the gamma decision threshold on the leave-one-out training scores,
-   and write the official ``anomaly_score_*`` and ``decision_result_*`` files;
-4. write ``summary.json`` (config, checkpoint, per-section AUC (S), AUC (T), pAUC, harmonic means)
-   and ``embeddings.npz`` + ``clips.csv`` (every clip's pooled embeddings, for the UMAP views).
+1. embed every training and test clip at each checkpoint the rules need (``"last"``: the last
+   checkpoint; ``"best_dev"``, the paper's: every checkpoint): all chunks with the scale's hop
+   (paper: 32 frames, hop 1), pooled by mean, or standard deviation for valve (Sec. 3.3), in
+   float32 (:func:`asdlib.embed.embed_clips`);
+2. per inference mode (Sec. 2.2: Disent.Cat, Wt, Sec, Att for ``disent``; each space for
+   ``disent_split``; the single space otherwise) and checkpoint, score the test clips against the
+   training clips of their section (Eq. 4, 5) and each training clip against the others
+   (leave-one-out, for the decision threshold);
+3. per rule and mode, choose the checkpoint: ``"last"`` looks at no test label; ``"best_dev"``
+   takes the checkpoint with the best development-set official score *of that mode* (each mode
+   chooses its own epoch, as the paper's rows do); the evaluation set's labels are never read for
+   a choice;
+4. per rule and mode, write the official ``anomaly_score_*`` and ``decision_result_*`` files (gamma
+   threshold on the training scores), the training scores and a ``summary.json``, as one folder
+   replaced whole (:func:`asdlib.atomic.staged_folder`).
 
-Output: ``RUN_DIR/results/<mode>/{anomaly_score,decision_result}_<machine>_section_SS_test.csv``,
-``RUN_DIR/results/<mode>/summary.json``, ``RUN_DIR/results/<mode>/train_scores.csv`` (the training
-clips' scores the threshold was fitted on, also used to make systems' scores comparable in
-ensembles), ``RUN_DIR/embeddings.npz``, ``RUN_DIR/clips.csv``.
+Run folder, after scoring::
+
+    RUN_DIR/clips.csv                       every clip (train and test) in the order of the arrays below
+    RUN_DIR/epoch_scores.npz                per mode: (n_checkpoints, n_clips) scores; "epochs"
+    RUN_DIR/embeddings/epoch_NNNN.npz       pooled embeddings of every clip, for each chosen checkpoint
+    RUN_DIR/results/<rule>/<mode>/          anomaly_score_*, decision_result_*, train_scores.csv, summary.json
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ from asdlib.data import index_dataset
 from asdlib.features import load_features
 from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
                             write_anomaly_scores, write_decision_results)
-from asdlib.train import RunConfig, list_checkpoints, load_model, write_atomic
+from asdlib.atomic import write_atomic
+from asdlib.train import RunConfig, list_checkpoints, load_model
 
 CHECKPOINT_RULES = ("last", "best_dev")
 
@@ -102,26 +109,38 @@ def _hmeans(rows: list[dict], sections) -> dict | None:
     return out
 
 
-def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_dir: str | Path | None = None,
-              checkpoint: str = "last", backend: str = "nn", wt_weights: tuple[float, float] = (0.5, 0.5),
-              cache_dir=None, device: str | None = None, progress: bool = True) -> dict[str, dict]:
-    """Score ``run_dir`` (see the module docstring). Returns mode -> summary dict.
+def embeddings_path(run_dir: str | Path, epoch: int) -> Path:
+    """Where the pooled embeddings of every clip at ``epoch`` are saved (``clips.csv`` order)."""
+    return Path(run_dir) / "embeddings" / f"epoch_{epoch:04d}.npz"
 
-    ``data_root`` / ``truth_dir`` default to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or
-    "gmm"; ``wt_weights`` are (w_S, w_A) of Eq. 5 for the ``wt`` mode.
+
+def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_dir: str | Path | None = None,
+              rules=("last",), backend: str = "nn", wt_weights: tuple[float, float] = (0.5, 0.5),
+              cache_dir=None, device: str | None = None, progress: bool = True) -> dict[str, dict[str, dict]]:
+    """Score ``run_dir`` (see the module docstring). Returns ``{rule: {mode: summary}}``.
+
+    ``rules``: checkpoint rules among :data:`CHECKPOINT_RULES`; ``data_root`` / ``truth_dir`` default
+    to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or "gmm"; ``wt_weights`` are (w_S, w_A)
+    of Eq. 5 for the ``wt`` mode.
     """
     from asdlib import systems
+    from asdlib.atomic import staged_folder
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
 
     run_dir = Path(run_dir)
-    if checkpoint not in CHECKPOINT_RULES:
-        raise ValueError(f"checkpoint rule {checkpoint!r}: choose one of {CHECKPOINT_RULES}")
+    rules = tuple(dict.fromkeys(rules))
+    unknown = [r for r in rules if r not in CHECKPOINT_RULES]
+    if unknown or not rules:
+        raise ValueError(f"checkpoint rule(s) {unknown or rules!r}: choose from {CHECKPOINT_RULES}")
     meta = json.loads((run_dir / "config.json").read_text())
     config = RunConfig.from_dict(meta["run"])
     data_root = data_root or config.data_root
     truth_dir = truth_dir if truth_dir is not None else config.truth_dir
     machine, settings = config.machine, config.scale.train
+    epochs = list_checkpoints(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
     index = index_dataset(data_root, truth=truth_dir, machines=(machine,))
     clips = index[index["machine"] == machine].reset_index(drop=True)
     features = load_features(clips, config.scale.features, cache_dir=cache_dir,
@@ -130,77 +149,109 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     train_idx = np.flatnonzero(clips["split"] == "train")
     test_idx = np.flatnonzero(clips["split"] == "test")
     test = clips.iloc[test_idx].reset_index(drop=True)
-    dev_idx = test_idx[(test["dataset"] == "dev_data").to_numpy()]
     dev_sections = sorted(test.loc[test["dataset"] == "dev_data", "section"].unique())
+    eval_sections = sorted(set(test["section"]) - set(dev_sections))
+    dev_test = test[test["dataset"] == "dev_data"]
+    if "best_dev" in rules and (dev_test.empty or dev_test["label"].isna().any()):
+        raise ValueError(f"{run_dir}: checkpoint rule 'best_dev' needs labelled development test clips "
+                         f"(dev_data/{machine}/test under {data_root})")
     direct = systems.is_direct(config.system)
     pooling = "mean" if direct else default_pooling(machine)
     vocab = AttributeVocab.from_dict(meta["vocab"])
+    codes = np.array([vocab.encode_section(s) if s in vocab.sections else -1 for s in sections])
 
-    def outputs_at(epoch, which):
-        """Clip embeddings (or direct scores) of the clips ``which`` at ``epoch``, one row per clip."""
+    # 1-2: every needed checkpoint's outputs, and every mode's scores at it (the outputs are kept only
+    # while their epoch is the last or some mode's best so far: they are saved for the chosen epochs)
+    needed = epochs if "best_dev" in rules else epochs[-1:]
+    mode_specs, per_epoch, dev_curve, outputs = None, {}, {}, {}
+    for epoch in needed:
         model, _ = load_model(run_dir, epoch=epoch, device=device)
         if direct:
-            codes = np.array([vocab.encode_section(s) if s in vocab.sections else -1 for s in sections])
-            return _direct_scores(model, features, which, codes, settings, device, progress)
-        return _embed(model, features, which, settings, pooling, device, progress)
+            out = _direct_scores(model, features, np.arange(len(clips)), codes, settings, device, progress)
+        else:
+            out = _embed(model, features, np.arange(len(clips)), settings, pooling, device, progress)
+        mode_specs = {"score": None} if direct else inference_modes(sorted(out), wt_weights)
+        for mode, kwargs in mode_specs.items():
+            scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
+            per_epoch[epoch, mode] = (scores, train_scores)
+            dev = _hmeans(labelled_section_metrics(test, scores), dev_sections)
+            dev_curve.setdefault(mode, {})[epoch] = None if dev is None else dev["hmean"]
+        outputs[epoch] = out
+        chosen = _choose_epochs(rules, mode_specs, needed[:needed.index(epoch) + 1], dev_curve)
+        keep = {e for picks in chosen.values() for e in picks.values()}
+        outputs = {e: o for e, o in outputs.items() if e in keep or e == epochs[-1]}
 
-    def modes(names):
-        return {"score": None} if direct else inference_modes(sorted(names), wt_weights)
-
-    epochs = list_checkpoints(run_dir)
-    if not epochs:
-        raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
-    selection = {"rule": checkpoint, "epochs": epochs}
-    if checkpoint == "best_dev":
-        dev_clips = clips.iloc[dev_idx].reset_index(drop=True)
-        local_train, local_dev = np.arange(len(train_idx)), len(train_idx) + np.arange(len(dev_idx))
-        dev_scores = {}
-        for epoch in epochs:
-            out = outputs_at(epoch, np.concatenate([train_idx, dev_idx]))
-            first = next(iter(modes(out).values()))
-            scores, _ = _mode_scores(out, first, backend, local_train, local_dev,
-                                     np.concatenate([sections[train_idx], sections[dev_idx]]))
-            dev_scores[epoch] = _hmeans(labelled_section_metrics(dev_clips, scores), dev_sections)["hmean"]
-        selection["dev_hmean_per_epoch"] = dev_scores
-        epoch = max(dev_scores, key=dev_scores.get)
-    else:
-        epoch = epochs[-1]
-    selection["epoch"] = epoch
-
-    out = outputs_at(epoch, np.arange(len(clips)))
-    np.savez_compressed(run_dir / "embeddings.npz.tmp.npz", **{k: v.astype(np.float32) for k, v in out.items()})
-    (run_dir / "embeddings.npz.tmp.npz").replace(run_dir / "embeddings.npz")
+    # 3: each rule's checkpoint per mode
+    chosen = _choose_epochs(rules, mode_specs, needed, dev_curve)
     table = clips.drop(columns=["path"]).assign(attributes=[json.dumps(a) for a in clips["attributes"]])
     write_atomic(run_dir / "clips.csv", table.to_csv(index=False))
+    all_scores = {}
+    for mode in mode_specs:
+        rows = np.empty((len(needed), len(clips)))
+        for i, epoch in enumerate(needed):
+            rows[i, test_idx], rows[i, train_idx] = per_epoch[epoch, mode]
+        all_scores[mode] = rows
+    _save_npz(run_dir / "epoch_scores.npz", {"epochs": np.array(needed), **all_scores})
+    for epoch in sorted({e for picks in chosen.values() for e in picks.values()}):
+        _save_npz(embeddings_path(run_dir, epoch),
+                  {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
 
-    train_sections = sections[train_idx]
-    eval_sections = sorted(set(test["section"]) - set(dev_sections))
-    summaries = {}
-    for mode, kwargs in modes(out).items():
-        scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
-        folder = run_dir / "results" / mode.replace(":", "-")
-        thresholds = {}
-        for section, part in test.groupby("section"):
-            rows = part.index.to_numpy()
-            threshold = gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
-            thresholds[section] = threshold
-            write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
-            write_decision_results(folder, machine, section, part["name"].tolist(),
-                                   (scores[rows] > threshold).astype(int))
-        train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
-        write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
-        rows = labelled_section_metrics(test, scores)
-        summary = {
-            "system": config.system, "mode": mode, "machine": machine,
-            "backend": "direct" if direct else backend,
-            "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
-            "pooling": pooling, "checkpoint": selection, "thresholds": thresholds,
-            "sections": rows, "dev": _hmeans(rows, dev_sections), "eval": _hmeans(rows, eval_sections),
-            "config": meta["run"], "code": meta.get("code"), "data_root": str(data_root),
-        }
-        write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
-        summaries[mode] = summary
+    # 4: one folder per rule and mode
+    summaries: dict[str, dict[str, dict]] = {}
+    for rule in rules:
+        for mode, kwargs in mode_specs.items():
+            epoch = chosen[rule][mode]
+            scores, train_scores = per_epoch[epoch, mode]
+            selection = {"rule": rule, "epoch": epoch, "epochs": epochs}
+            if rule == "best_dev":
+                selection["dev_hmean_per_epoch"] = dev_curve[mode]
+            with staged_folder(run_dir / "results" / rule / mode.replace(":", "-")) as folder:
+                thresholds = _write_official_files(folder, machine, test, scores, train_scores,
+                                                   sections[train_idx])
+                train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
+                write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
+                rows = labelled_section_metrics(test, scores)
+                summary = {
+                    "system": config.system, "mode": mode, "machine": machine,
+                    "backend": "direct" if direct else backend,
+                    "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
+                    "pooling": pooling, "checkpoint": selection, "thresholds": thresholds,
+                    "percentile": decision_percentile(machine),
+                    "sections": rows, "dev": _hmeans(rows, dev_sections), "eval": _hmeans(rows, eval_sections),
+                    "config": meta["run"], "code": meta.get("code"), "data_root": str(data_root),
+                }
+                write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
+            summaries.setdefault(rule, {})[mode] = summary
     return summaries
+
+
+def _choose_epochs(rules, modes, epochs: list[int], dev_curve: dict) -> dict[str, dict[str, int]]:
+    """rule -> mode -> epoch: "last" the last of ``epochs``; "best_dev" the first epoch with the best
+    development-set score of that mode (``dev_curve[mode][epoch]``). No evaluation label is used."""
+    return {rule: {mode: epochs[-1] if rule == "last" else max(epochs, key=lambda e: dev_curve[mode][e])
+                   for mode in modes} for rule in rules}
+
+
+def _write_official_files(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray,
+                          train_scores: np.ndarray, train_sections: np.ndarray) -> dict[str, float]:
+    """The evaluator's two files per section; decisions by the gamma threshold of the section's
+    training scores at the machine's percentile. Returns section -> threshold."""
+    thresholds = {}
+    for section, part in test.groupby("section"):
+        rows = part.index.to_numpy()
+        threshold = gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
+        thresholds[section] = threshold
+        write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
+        write_decision_results(folder, machine, section, part["name"].tolist(), (scores[rows] > threshold).astype(int))
+    return thresholds
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,8 +262,8 @@ def register(subparsers) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--data", type=Path, default=None, help="DCASE 2022 root (default: the run's)")
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder for eval test labels")
-    p.add_argument("--checkpoint", choices=CHECKPOINT_RULES, default="last",
-                   help="'last' (no test labels) or 'best_dev' (the paper's rule)")
+    p.add_argument("--checkpoint", nargs="+", choices=CHECKPOINT_RULES, default=["last"], dest="rules",
+                   help="checkpoint rule(s): 'last' (no test labels) and/or 'best_dev' (the paper's rule)")
     p.add_argument("--backend", choices=("nn", "knn", "gmm"), default="nn")
     p.add_argument("--weights", type=float, nargs=2, default=(0.5, 0.5), metavar=("W_S", "W_A"),
                    help="Eq. 5 weights of the 'wt' mode")
@@ -221,10 +272,11 @@ def register(subparsers) -> None:
 
 
 def _cli_score(args) -> int:
-    summaries = score_run(args.run_dir, data_root=args.data, truth_dir=args.truth, checkpoint=args.checkpoint,
+    summaries = score_run(args.run_dir, data_root=args.data, truth_dir=args.truth, rules=args.rules,
                           backend=args.backend, wt_weights=tuple(args.weights), device=args.device)
-    for mode, s in summaries.items():
-        dev = f"dev hmean {s['dev']['hmean']:.4f}" if s["dev"] else "dev: no labels"
-        ev = f"eval hmean {s['eval']['hmean']:.4f}" if s["eval"] else "eval: no labels"
-        print(f"{s['system']} {mode:>12}  epoch {s['checkpoint']['epoch']}  {dev}  {ev}")
+    for rule, modes in summaries.items():
+        for mode, s in modes.items():
+            dev = f"dev hmean {s['dev']['hmean']:.4f}" if s["dev"] else "dev: no labels"
+            ev = f"eval hmean {s['eval']['hmean']:.4f}" if s["eval"] else "eval: no labels"
+            print(f"{s['system']} {rule:>8} {mode:>12}  epoch {s['checkpoint']['epoch']:>4}  {dev}  {ev}")
     return 0

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import pandas as pd
 import scipy.stats
 from sklearn.metrics import roc_auc_score
 
+from asdlib.atomic import write_atomic
 from asdlib.names import MACHINES
 
 EPS = sys.float_info.epsilon
@@ -262,20 +261,6 @@ def _check_names(names: Sequence[str]) -> list[str]:
     return names
 
 
-def _write_lines_atomic(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.writelines(lines)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_anomaly_scores(path_dir, machine: str, section, names: Sequence[str], scores) -> Path:
     """Write ``anomaly_score_<machine>_section_<SS>_test.csv`` in ``path_dir``, atomically.
 
@@ -297,7 +282,7 @@ def write_anomaly_scores(path_dir, machine: str, section, names: Sequence[str], 
     if not np.isfinite(values).all():
         raise ValueError(f"{int((~np.isfinite(values)).sum())} anomaly scores are not finite")
     path = Path(path_dir) / anomaly_score_file_name(machine, section)
-    _write_lines_atomic(path, [f"{n},{float(v)!r}\n" for n, v in zip(names, values)])
+    write_atomic(path, "".join(f"{n},{float(v)!r}\n" for n, v in zip(names, values)))
     return path
 
 
@@ -318,7 +303,7 @@ def write_decision_results(path_dir, machine: str, section, names: Sequence[str]
     if values.size and not np.isin(values, (0, 1)).all():
         raise ValueError(f"decisions must be 0 or 1, got {np.unique(values)[:5]}")
     path = Path(path_dir) / decision_result_file_name(machine, section)
-    _write_lines_atomic(path, [f"{n},{int(v)}\n" for n, v in zip(names, values)])
+    write_atomic(path, "".join(f"{n},{int(v)}\n" for n, v in zip(names, values)))
     return path
 
 

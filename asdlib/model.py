@@ -11,7 +11,9 @@ Systems (Sec. 2, 3.3-3.5), chosen by name in :func:`build_model`; the embedding 
 - ``disent_split``: ``section`` (128) and one ``attr:<key>`` space (128 each) per attribute key, the
   paper's valve variant; the classifier of ``key`` reads ``attr:<key>`` only.
 - ``adversarial`` (our definition; the paper gives only the name): ``section`` (128) with the section
-  classifier, plus a domain-shift attribute classifier reading it through gradient reversal.
+  classifier, plus an adversary that predicts the clip's domain-shift attribute value *within the
+  clip's section*, reading the section embedding through gradient reversal whose strength ramps up
+  over training (the DANN schedule; :meth:`ASDModel.set_training_progress`).
 
 The embedding layer is one linear map of the 512-d GDConv output to the concatenation of all spaces
 (followed by batch norm), split into the named spaces; so ``mtl`` and ``disent`` share the same trunk
@@ -45,10 +47,10 @@ BOTTLENECKS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 2), (4, 128, 1, 2), (2
 # Trainable parameters at (32, 1025) input (trunk to GDConv + BN / + 128-d embedding / + 256-d embedding):
 #   BOTTLENECKS           928,000 / 993,792 / 1,059,584  (GDConv kernel 1 x 33)
 #   BOTTLENECKS_ORIGINAL  977,664 / 1,043,456 / 1,109,248 (GDConv kernel 2 x 65)
-# The paper's "about 1.06 M" matches BOTTLENECKS with the 256-d (MTL / disentangled) embedding layer.
+# These counts are ours, measured from Table 1; neither the paper nor its poster states a parameter count.
 BOTTLENECKS_ORIGINAL = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1))
 
-_CONFIG_KEYS = ("system", "n_bins", "n_sections", "attribute_classes", "shift_classes",
+_CONFIG_KEYS = ("system", "n_bins", "n_sections", "attribute_classes", "shift_sections",
                 "chunk_frames", "grl_lambda")
 
 
@@ -131,11 +133,15 @@ class ASDModel(nn.Module):
     """MobileFaceNet + embedding spaces + classifiers of one system (see the module docstring).
 
     Build it with :func:`build_model` or :meth:`from_config`. The ``adversarial`` system is not
-    defined by the paper beyond its name; here it is a 128-d section embedding with the section
-    softmax classifier, plus a linear classifier of the domain-shift attribute's values
-    (``shift_classes`` classes) that reads the section embedding through a gradient-reversal layer
-    (strength ``grl_lambda``), so that the section embedding is trained to be blind to the
-    domain-shift attribute (Ganin & Lempitsky, 2015).
+    defined by the paper beyond its name; here it is domain-adversarial training as usually done
+    (Ganin & Lempitsky, 2015): a 128-d section embedding with the section softmax classifier, plus
+    a linear adversary over the (section, domain-shift value) classes, ``shift_sections[c]`` being
+    the section of class ``c``. The adversary's softmax runs over the classes of the clip's own
+    section only, so it predicts the domain-shift value *given* the section: the reversed gradient
+    then removes the value from the section embedding without removing the section, which the
+    section loss must keep. The reversal strength follows the DANN schedule
+    ``grl_lambda * (2 / (1 + exp(-10 p)) - 1)``, ``p`` the training progress in [0, 1] (set by
+    :meth:`set_training_progress`; 0 at the start, so the adversary first learns unopposed).
 
     Attributes:
         spaces: ordered {space name: dim}; the keys of :meth:`embeddings`.
@@ -143,7 +149,7 @@ class ASDModel(nn.Module):
     """
 
     def __init__(self, system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-                 shift_classes: int = 0, chunk_frames: int = 32, grl_lambda: float = 1.0):
+                 shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0):
         super().__init__()
         if system not in SYSTEMS:
             raise ValueError(f"unknown system {system!r}; choose one of {SYSTEMS}")
@@ -156,10 +162,14 @@ class ASDModel(nn.Module):
             bad = {k: v for k, v in attribute_classes.items() if v < 1}
             if bad:
                 raise ValueError(f"attribute keys need at least one class: {bad}")
-        if system == "adversarial" and shift_classes < 2:
-            raise ValueError(f"system 'adversarial' needs shift_classes >= 2, got {shift_classes}")
+        shift_sections = tuple(int(s) for s in shift_sections)
+        if system == "adversarial" and len(shift_sections) < 2:
+            raise ValueError(f"system 'adversarial' needs at least 2 domain-shift classes (shift_sections), "
+                             f"got {len(shift_sections)}")
+        if any(not 0 <= s < n_sections for s in shift_sections):
+            raise ValueError(f"shift_sections must name sections in [0, {n_sections}), got {shift_sections}")
         self.config = {"system": system, "n_bins": int(n_bins), "n_sections": int(n_sections),
-                       "attribute_classes": attribute_classes, "shift_classes": int(shift_classes),
+                       "attribute_classes": attribute_classes, "shift_sections": list(shift_sections),
                        "chunk_frames": int(chunk_frames), "grl_lambda": float(grl_lambda)}
         self.system = system
         self.input_size = (int(chunk_frames), int(n_bins))
@@ -194,8 +204,9 @@ class ASDModel(nn.Module):
             nn.Linear(self.spaces[space], attribute_classes[key])
             for key, space in zip(self.attribute_keys, self._attribute_spaces))
         if system == "adversarial":
-            self.shift_head = nn.Sequential(GradientReversal(grl_lambda),
-                                            nn.Linear(SECTION_DIM, shift_classes))
+            self.grl_max = float(grl_lambda)
+            self.shift_head = nn.Sequential(GradientReversal(0.0), nn.Linear(SECTION_DIM, len(shift_sections)))
+            self.register_buffer("shift_section", torch.tensor(shift_sections, dtype=torch.long), persistent=False)
 
     @classmethod
     def from_config(cls, cfg: dict) -> "ASDModel":
@@ -211,6 +222,15 @@ class ASDModel(nn.Module):
                 "n_parameters_embedding": count_parameters(self.trunk) + count_parameters(self.embedding),
                 "n_parameters": count_parameters(self)}
 
+    def set_training_progress(self, progress: float) -> float:
+        """Set the gradient-reversal strength for training progress ``progress`` in [0, 1] (DANN
+        schedule, ``adversarial`` only; a no-op returning 0 for the other systems). Returns it."""
+        if self.system != "adversarial":
+            return 0.0
+        p = min(max(float(progress), 0.0), 1.0)
+        self.shift_head[0].lambda_ = self.grl_max * (2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0)
+        return self.shift_head[0].lambda_
+
     def embeddings(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 1, chunk_frames, n_bins) -> {space name: (B, dim)}, unnormalised (names: :attr:`spaces`)."""
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, *self.input_size):
@@ -225,7 +245,8 @@ class ASDModel(nn.Module):
         ``emb:<space>`` (B, dim) for every space of :attr:`spaces` (as :meth:`embeddings` names them);
         ``logits:section`` (B, n_sections) (for ``sec_arcface``: ``32 * cos``, no margin);
         ``logits:attr:<key>`` (B, n_classes of key) for each attribute key of ``mtl``/``disent``/
-        ``disent_split``; ``logits:shift`` (B, shift_classes) for ``adversarial``.
+        ``disent_split``; ``logits:shift`` (B, n_shift_classes) for ``adversarial`` (every class;
+        :meth:`loss` restricts each clip's softmax to its own section's classes).
         """
         emb = self.embeddings(x)
         out = {f"emb:{name}": z for name, z in emb.items()}
@@ -253,9 +274,12 @@ class ASDModel(nn.Module):
             attribute keys that clip carries, averaged over all clips of the batch
             (:func:`asdlib.losses.masked_cross_entropy`; a clip lacking a key adds no loss and no
             gradient for it, a key no clip carries adds an exact 0), + for ``adversarial`` the same
-            masked cross-entropy of the shift classifier. stats: floats ``loss``, ``section_loss``, ``section_acc``, and
+            masked cross-entropy of the adversary, its softmax over the clip's own section's
+            domain-shift values. stats: floats ``loss``, ``section_loss``, ``section_acc``, and
             ``attribute_loss``, ``attribute_acc`` (pooled over all carried labels of all keys) or
-            ``shift_loss``, ``shift_acc``; an accuracy is NaN when the batch carries no such label.
+            ``shift_loss``, ``shift_acc`` with the adversary's chance levels ``shift_chance_loss``
+            (mean log of the number of values in the clip's section) and ``shift_chance_acc``, and
+            ``grl_lambda``; an accuracy is NaN when the batch carries no such label.
         """
         logits = {k[len("logits:"):]: v.float() for k, v in outputs.items() if k.startswith("logits:")}
         section = batch["section"]
@@ -280,10 +304,18 @@ class ASDModel(nn.Module):
             stats["attribute_loss"] = attribute_loss.item()
             stats["attribute_acc"] = _ratio(sum(c for c, _ in counts), sum(n for _, n in counts))
         if self.system == "adversarial":
-            shift_loss = masked_cross_entropy(logits["shift"], batch["shift"])
+            own = self.shift_section[None, :] == section[:, None]          # (B, C): classes of the clip's section
+            shift_logits = logits["shift"].masked_fill(~own, -1e9)
+            shift = batch["shift"]
+            shift_loss = masked_cross_entropy(shift_logits, shift)
             loss = loss + shift_loss
-            stats["shift_loss"] = shift_loss.item()
-            stats["shift_acc"] = _ratio(*_masked_hits(logits["shift"], batch["shift"]))
+            carried = shift >= 0
+            n_own = own[carried].sum(1).float()
+            stats["shift_loss"] = (shift_loss * len(shift) / carried.sum().clamp_min(1)).item()  # per carried clip
+            stats["shift_acc"] = _ratio(*_masked_hits(shift_logits, shift))
+            stats["shift_chance_loss"] = n_own.log().mean().item() if len(n_own) else float("nan")
+            stats["shift_chance_acc"] = (1.0 / n_own).mean().item() if len(n_own) else float("nan")
+            stats["grl_lambda"] = self.shift_head[0].lambda_
         stats["loss"] = loss.item()
         return loss, stats
 
@@ -304,7 +336,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def build_model(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-                shift_classes: int = 0, chunk_frames: int = 32, grl_lambda: float = 1.0) -> ASDModel:
+                shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0) -> ASDModel:
     """The model of one system (Sec. 2, 3.2-3.5) for input chunks (B, 1, chunk_frames, n_bins).
 
     Args:
@@ -313,8 +345,9 @@ def build_model(system: str, n_bins: int, n_sections: int, attribute_classes: di
         n_sections: number of section classes (per machine: 6 when dev and eval sections are pooled).
         attribute_classes: {attribute key: number of values}, in the column order of
             ``batch["attributes"]``; read by ``mtl``, ``disent``, ``disent_split``.
-        shift_classes: number of values of the domain-shift attribute (``adversarial`` only).
+        shift_sections: the section index of each (section, domain-shift value) class of the
+            adversary (``adversarial`` only; :attr:`asdlib.data.AttributeVocab.shift_values`).
         chunk_frames: frames per chunk (paper: 32).
         grl_lambda: gradient-reversal strength (``adversarial`` only).
     """
-    return ASDModel(system, n_bins, n_sections, attribute_classes, shift_classes, chunk_frames, grl_lambda)
+    return ASDModel(system, n_bins, n_sections, attribute_classes, shift_sections, chunk_frames, grl_lambda)

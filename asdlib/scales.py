@@ -40,7 +40,7 @@ class FeatureSpec:
         return self.n_mels or self.n_fft // 2 + 1
 
     def key(self) -> str:
-        return f"stft_nfft{self.n_fft}_hop{self.hop}" + (f"_mel{self.n_mels}" if self.n_mels else "")
+        return f"stft_nfft{self.n_fft}_hop{self.hop}" + (f"_slaneymel{self.n_mels}" if self.n_mels else "")
 
 
 @dataclass(frozen=True)

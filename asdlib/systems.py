@@ -52,8 +52,9 @@ def resolve_scale(system: str, scale: Scale) -> Scale:
 
 
 def build(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-          shift_classes: int, chunk_frames: int):
-    """A fresh model of ``system`` for inputs (B, 1, chunk_frames, n_bins)."""
+          shift_sections, chunk_frames: int):
+    """A fresh model of ``system`` for inputs (B, 1, chunk_frames, n_bins) (arguments: see
+    :func:`asdlib.model.build_model`; direct systems use only the sizes)."""
     if is_direct(system):
         module, cls = DIRECT[system]
         return getattr(importlib.import_module(module), cls)(n_bins=n_bins, chunk_frames=chunk_frames,
@@ -61,7 +62,7 @@ def build(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str
     from asdlib.model import build_model
 
     return build_model(system, n_bins=n_bins, n_sections=n_sections, attribute_classes=attribute_classes,
-                       shift_classes=shift_classes, chunk_frames=chunk_frames)
+                       shift_sections=shift_sections, chunk_frames=chunk_frames)
 
 
 def from_config(cfg: dict):

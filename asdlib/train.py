@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 import asdlib
+from asdlib.atomic import write_atomic
 from asdlib.data import AttributeVocab, index_dataset
 from asdlib.features import FeatureStore, load_features
 from asdlib.scales import Scale, get_scale
@@ -96,19 +95,6 @@ def code_version() -> dict:
     except (OSError, subprocess.CalledProcessError):
         pass
     return info
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_torch_atomic(obj, path: Path) -> None:
@@ -231,7 +217,8 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     device = pick_device(device)
     torch.manual_seed(config.seed)
     model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
-                          attribute_classes=data.vocab.attribute_classes, shift_classes=len(data.vocab.shift_values),
+                          attribute_classes=data.vocab.attribute_classes,
+                          shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames)
     prepare_run(run_dir, config, data.vocab, model.describe())
     model = model.to(device=device, memory_format=torch.channels_last)
@@ -250,14 +237,16 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
         return checkpoint_path(run_dir, done[-1])
 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
-    n_batches = -(-len(data.clips) // settings.batch_size)
+    n_batches = -(-len(data.clips) * settings.chunks_per_clip // settings.batch_size)
     bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
                desc=f"{config.system} {config.machine}", unit="batch")
     for epoch in range(first_epoch, settings.epochs + 1):
         model.train()
         started, sums, counts = time.perf_counter(), {}, {}
-        for x, labels in data.epoch_batches(config.seed, epoch, settings.batch_size, settings.chunk_frames,
-                                            settings.chunks_per_clip):
+        for step, (x, labels) in enumerate(data.epoch_batches(config.seed, epoch, settings.batch_size,
+                                                              settings.chunk_frames, settings.chunks_per_clip)):
+            if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.model)
+                model.set_training_progress((epoch - 1 + step / n_batches) / settings.epochs)
             x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
             with autocast:

@@ -30,6 +30,7 @@ scale = "smoke"    # the feature settings of this scale are used for the spectro
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""     # unused here; every chapter takes the same parameters
 paper_results = ""  # unused here
+checkpoint = "last"  # unused here
 
 # %% tags=["setup"]
 # Colab / stand-alone: install asdlib when it is missing, and make a small data set when none is given.

@@ -31,7 +31,8 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+paper_results = ""  # book/paper_results.csv (the paper's numbers)
+checkpoint = "last" # the checkpoint rule: the embeddings shown are those of the checkpoint it chose
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
@@ -58,16 +59,16 @@ import umap  # noqa: E402
 from IPython.display import Markdown, display
 
 from asdlib.data import domain_shift_key
+from asdlib.study import run_embeddings
 
 
-def load_run(system, machine):
-    run = Path(study_dir) / system / machine
-    if not (run / "embeddings.npz").exists():
+def load_run(system, machine, mode):
+    found = run_embeddings(Path(study_dir) / system / machine, checkpoint, mode)
+    if found is None:
         return None, None
-    clips = pd.read_csv(run / "clips.csv", dtype={"section": str})
-    clips["attributes"] = clips["attributes"].map(json.loads)
+    embeddings, clips = found
     clips["shift value"] = [a.get(domain_shift_key(machine, s), "?") for s, a in zip(clips.section, clips.attributes)]
-    return dict(np.load(run / "embeddings.npz")), clips
+    return embeddings, clips
 
 
 def project(points):
@@ -96,8 +97,8 @@ def scatter(ax, xy, clips, colour_by, legend):
 
 
 def figure(machine):
-    disent, clips = load_run("disent", machine)
-    mtl, mtl_clips = load_run("mtl", machine)
+    disent, clips = load_run("disent", machine, "cat")
+    mtl, mtl_clips = load_run("mtl", machine, "mtl")
     rows = []
     if disent is not None:
         rows += [("disent: section space", disent["section"], clips),

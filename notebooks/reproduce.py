@@ -42,6 +42,7 @@ scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
 paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+checkpoint = "last"  # unused here
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).

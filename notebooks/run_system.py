@@ -28,7 +28,7 @@ data_root = ""          # a DCASE 2022 root; empty: generate a smoke-scale synth
 truth_dir = ""          # the evaluator's folder (labels of the anonymised eval test clips)
 seed = 0
 run_dir = ""            # where checkpoints and results go; empty: runs/<system>/<machine>
-checkpoint = "last"     # "last" (no test labels) or "best_dev" (the paper's rule)
+rules = "last best_dev" # checkpoint rules scored: "last" (no test labels), "best_dev" (the paper's rule)
 overrides = ""          # scale overrides, e.g. "train.epochs=10 train.embed_hop=8"
 
 # %% tags=["setup"]
@@ -79,10 +79,12 @@ ax2.legend(fontsize=8)
 plt.show()
 
 # %%
-summaries = score_run(run_dir, checkpoint=checkpoint, progress=False)
+summaries = score_run(run_dir, rules=rules.split(), progress=False)
 rows = []
-for mode, s in summaries.items():
-    for part in ("dev", "eval"):
-        if s[part]:
-            rows.append({"mode": mode, "set": part, **{k: round(v, 4) for k, v in s[part].items()}})
-display(pd.DataFrame(rows).set_index(["mode", "set"]))
+for rule, modes in summaries.items():
+    for mode, s in modes.items():
+        for part in ("dev", "eval"):
+            if s[part]:
+                rows.append({"rule": rule, "mode": mode, "epoch": s["checkpoint"]["epoch"], "set": part,
+                             **{k: round(v, 4) for k, v in s[part].items()}})
+display(pd.DataFrame(rows).set_index(["rule", "mode", "set"]))

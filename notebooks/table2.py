@@ -21,8 +21,10 @@
 # the official evaluator does; pAUC is the standardised partial AUC up to a false-positive rate of
 # 0.1.
 #
-# Each cell reads **here (paper)**: the number measured in this build, from the runs'
-# `summary.json` files, and the paper's, from `book/paper_results.csv`.
+# Each cell reads **here (paper)**, in %: the number measured in this build, from the runs'
+# `summary.json` files, and the paper's, from `book/paper_results.csv` (a copy of every published
+# cell of the paper's tables). Our rows carry the paper's names; rows the paper does not have
+# (e.g. *Disent.Cat (norm.)*, *Disent.Wt (0.5/0.5)*) show "-" for the paper.
 
 # %% tags=["parameters"]
 data_root = ""      # the data set the study ran on (named in captions)
@@ -30,7 +32,8 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+paper_results = ""  # book/paper_results.csv (the paper's numbers)
+checkpoint = "last" # the checkpoint rule of the tables: "last" or "best_dev" (the paper's)
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
@@ -43,29 +46,33 @@ from asdlib.study import ensure_study  # noqa: E402
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
 # %% tags=["full-width"]
-from pathlib import Path
-
-import pandas as pd
+import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from asdlib.study import beside, load_study, paper_numbers, setting_caption
+from asdlib.study import beside, load_study, paper_numbers, setting_caption, table2
 
-results, choices = load_study(study_dir)
-paper_table = lambda name: paper_numbers(paper_results, name) if paper_results else pd.DataFrame()  # noqa: E731
-
-from asdlib.study import table2
-
+results, choices = load_study(study_dir, checkpoint)
 here = table2(results)
-paper = paper_table("table2")
-display(Markdown("**Table 2.** Development set, harmonic means. " + setting_caption(results, data_root, scale, paper)))
+paper = paper_numbers(paper_results, "table2")
+display(Markdown("**Table 2.** Development set, harmonic means. " + setting_caption(results, data_root, scale)))
 display(beside(here, paper))
+
+# %% [markdown]
+# Does the ordering of the systems carry over? Each point is one row of the table: the paper's
+# official score (x) against ours (y). Kendall's tau compares the two orderings of the systems the
+# paper and this build share (1: the same order, 0: unrelated). Levels differ by design (a
+# synthetic stand-in at a reduced scale); only the ordering can be compared.
+
+# %%
+from asdlib.plots import paper_against_here_figure
+
+paper_against_here_figure(here["hmean"], paper["hmean"], "official score, development set")
+plt.show()
 
 # %% [markdown]
 # The same numbers per machine as a picture (higher is better; the dashed line is chance).
 
 # %%
-import matplotlib.pyplot as plt
-
 machine_cols = [c for c in here.columns if c not in ("AUC (S)", "AUC (T)", "pAUC", "hmean")]
 ax = here[machine_cols].T.plot(kind="bar", figsize=(10, 3.4), width=0.85, colormap="tab20")
 ax.set(ylabel="harmonic mean (dev)", ylim=(0.3, 1.0), xlabel="")

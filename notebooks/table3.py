@@ -19,7 +19,7 @@
 # harmonic mean of its 3 values. `score` is the official score, the harmonic mean of all AUC and
 # pAUC values of all machines.
 #
-# Each cell reads **here (paper)**.
+# Each cell reads **here (paper)**, in %.
 
 # %% tags=["parameters"]
 data_root = ""      # the data set the study ran on (named in captions)
@@ -27,7 +27,8 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+paper_results = ""  # book/paper_results.csv (the paper's numbers)
+checkpoint = "last" # the checkpoint rule of the tables: "last" or "best_dev" (the paper's)
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
@@ -40,22 +41,26 @@ from asdlib.study import ensure_study  # noqa: E402
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
 # %% tags=["full-width"]
-from pathlib import Path
-
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from asdlib.study import beside, load_study, paper_numbers, setting_caption
+from asdlib.plots import paper_against_here_figure
+from asdlib.study import beside, load_study, paper_numbers, setting_caption, table2, table3
 
-results, choices = load_study(study_dir)
-paper_table = lambda name: paper_numbers(paper_results, name) if paper_results else pd.DataFrame()  # noqa: E731
-
-from asdlib.study import table3
-
+results, choices = load_study(study_dir, checkpoint)
 here = table3(results)
-paper = paper_table("table3")
-display(Markdown("**Table 3.** Evaluation set (sections 03-05). " + setting_caption(results, data_root, scale, paper)))
+paper = paper_numbers(paper_results, "table3")
+display(Markdown("**Table 3.** Evaluation set (sections 03-05). " + setting_caption(results, data_root, scale)
+                 + " *Top rank* is the challenge's first-ranked system, which the paper cites; it has no row here."))
 display(beside(here, paper))
+
+# %% [markdown]
+# Paper against here, one point per system, as for Table 2: the official score on the evaluation set.
+
+# %%
+paper_against_here_figure(here["score"], paper["score"], "official score, evaluation set")
+plt.show()
 
 # %% [markdown]
 # Does the development set predict the evaluation set? Each point is one system: its official
@@ -64,10 +69,6 @@ display(beside(here, paper))
 # (the paper's main lesson, taken up in Table 4).
 
 # %%
-import matplotlib.pyplot as plt
-
-from asdlib.study import table2
-
 dev_eval = pd.DataFrame({"dev": table2(results)["hmean"], "eval": here["score"]}).dropna()
 fig, ax = plt.subplots(figsize=(4.6, 4.2))
 ax.scatter(dev_eval["dev"], dev_eval["eval"], color="tab:blue")

@@ -160,8 +160,8 @@ def test_smoke_training_and_scoring_write_the_official_files(tmp_path):
                        truth_dir=str(root / "eval_truth"))
     cache = tmp_path / "cache"
     train(config, tmp_path / "run", cache_dir=cache, progress=False)
-    summary = score_run(tmp_path / "run", cache_dir=cache, progress=False)["score"]
-    folder = tmp_path / "run" / "results" / "score"
+    summary = score_run(tmp_path / "run", cache_dir=cache, progress=False)["last"]["score"]
+    folder = tmp_path / "run" / "results" / "last" / "score"
     official = sorted(p.name for p in folder.glob("*_fan_section_*_test.csv"))
     assert official == [f"{kind}_fan_section_{s:02d}_test.csv"
                         for kind in ("anomaly_score", "decision_result") for s in range(6)]

@@ -86,7 +86,7 @@ def test_settings_fit_the_clips_of_each_scale(scale):
         assert resolved.features == spec and spec.n_mels > 0 and (spec.n_fft, spec.hop) == (1024, 512)
         clip = n_frames(int(base.synth.clip_seconds * 16_000), spec)
         assert clip == CLIP_FRAMES[scale] and resolved.train.chunk_frames <= clip
-        model = systems.build(name, n_bins=spec.n_bins, n_sections=6, attribute_classes={}, shift_classes=0,
+        model = systems.build(name, n_bins=spec.n_bins, n_sections=6, attribute_classes={}, shift_sections=(),
                               chunk_frames=resolved.train.chunk_frames)
         assert model.describe()["system"] == name
 
@@ -152,7 +152,7 @@ def test_mobilenetv2_score_is_log_odds_against_the_section():
 @pytest.mark.parametrize("name", ["ae", "mn"])
 def test_describe_round_trip_gives_identical_outputs(name):
     torch.manual_seed(1)
-    model = systems.build(name, n_bins=64, n_sections=6, attribute_classes={}, shift_classes=0,
+    model = systems.build(name, n_bins=64, n_sections=6, attribute_classes={}, shift_sections=(),
                           chunk_frames=5 if name == "ae" else 32)
     x = torch.randn(8, 1, model.chunk_frames, 64)
     model.train()
@@ -174,7 +174,7 @@ def test_describe_round_trip_gives_identical_outputs(name):
 def test_a_few_steps_on_a_fixed_batch_reduce_the_loss(name):
     torch.manual_seed(0)
     frames = 5 if name == "ae" else 32
-    model = systems.build(name, n_bins=64, n_sections=3, attribute_classes={}, shift_classes=0,
+    model = systems.build(name, n_bins=64, n_sections=3, attribute_classes={}, shift_sections=(),
                           chunk_frames=frames).train()
     x = torch.randn(16, 1, frames, 64)
     batch = {"section": torch.arange(16) % 3, "attributes": torch.zeros(16, 1, dtype=torch.long),
@@ -210,8 +210,8 @@ def test_smoke_training_and_scoring_write_the_official_files(name, tiny_fan, tmp
     saved = json.loads((run / "config.json").read_text())["model"]
     assert saved["system"] == name and saved["n_sections"] == 6
     summaries = score_run(run, truth_dir=tiny_fan / "eval_truth", cache_dir=tmp_path / "cache", progress=False)
-    assert set(summaries) == {"score"}
-    folder = run / "results" / "score"
+    assert set(summaries) == {"last"} and set(summaries["last"]) == {"score"}
+    folder = run / "results" / "last" / "score"
     files = sorted(p.name for p in folder.glob("*_test.csv"))
     assert len(files) == 12
     assert files[0] == "anomaly_score_fan_section_00_test.csv"

@@ -24,16 +24,22 @@ def book(tmp_path_factory) -> Path:
     return tmp / "build" / "_build" / "html"
 
 
-def test_tables_hold_every_system_row(book):
+def test_tables_hold_every_system_row_beside_the_paper(book):
     table2 = (book / "table2.html").read_text()
     assert table2.count("<table") >= 1
-    for row in ("Disent.Cat", "Disent.Sec", "Disent.Att", "Disent.Wt", "MTL", "MSL"):
+    for row in ("Disent.Cat (S3)", "Disent.Sec", "Disent.Att", "Disent.Wt (S4)", "MTL", "MSL (S1)"):
         assert f">{row}<" in table2, row
+    assert "(59.14)" in table2 and "(74.57)" in table2  # the paper's MTL fan and Disent.Wt hmean, beside ours
     assert "smoke" in table2 and "synthetic stand-in" in table2  # the caption names scale and data
     table3 = (book / "table3.html").read_text()
     assert ">fan AUC<" in table3 and ">score<" in table3
+    assert ">Top rank<" in table3 and "(57.34)" in table3  # the paper-only row, with its fan AUC
     table4 = (book / "table4.html").read_text()
-    assert "MSL (paper)" in table4 and "Sec_ArcFace" in table4 and "eval gain" in table4  # the paper chose ArcFace for fan
+    assert "(ArcFace)" in table4 and "eval gain" in table4  # the paper chose ArcFace for fan
+    assert "follows from Table 2" in table4 and "Disent.Sec" in table4  # the paper's choices checked
+    assert "best dev" in table4  # both checkpoint rules side by side
+    systems = (book / "systems.html").read_text()
+    assert "measured here" in systems and "Disent.Cat (norm.)" in systems  # the departures table
 
 
 def test_figures_are_embedded(book):
@@ -41,8 +47,10 @@ def test_figures_are_embedded(book):
         return re.findall(r'<img [^>]*src="([^"]+\.png)"', (book / page).read_text())
     assert len(images("data.html")) == 1        # one spectrogram figure per machine
     assert len(images("embeddings.html")) == 1  # one UMAP figure per machine
-    assert len(images("table2.html")) == 1
-    for page in ("data.html", "embeddings.html"):
+    assert len(images("table2.html")) == 2      # paper against here, per machine
+    assert len(images("table3.html")) == 2      # paper against here, dev against eval
+    assert "Kendall" in (book / "table2.html").read_text()
+    for page in ("data.html", "embeddings.html", "table2.html"):
         for src in images(page):
             assert (book / src).is_file()
 

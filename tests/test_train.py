@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from asdlib.data import index_dataset
-from asdlib.inference import score_run
+from asdlib.inference import embeddings_path, score_run
+from asdlib.metrics import gamma_threshold, read_score_csv
 from asdlib.scales import SynthSize, get_scale
 from asdlib.synth import generate
 from asdlib.train import RunConfig, TrainingSet, list_checkpoints, load_model, parse_overrides, train
@@ -92,32 +94,74 @@ def test_smoke_disent_learns_to_detect_and_writes_official_files(fan_root, cache
     train(_config(fan_root, epochs=8), run, cache_dir=cache, progress=False)
     config = json.loads((run / "config.json").read_text())
     assert config["run"]["system"] == "disent" and "asdlib" in config["code"]
-    summaries = score_run(run, truth_dir=fan_root / "eval_truth", cache_dir=cache, progress=False)
+    summaries = score_run(run, truth_dir=fan_root / "eval_truth", cache_dir=cache, progress=False)["last"]
     assert set(summaries) == {"cat", "cat_norm", "wt", "sec", "att"}
     for mode, summary in summaries.items():
         assert summary["checkpoint"] == {"rule": "last", "epochs": [2, 4, 6, 8], "epoch": 8}
         assert len(summary["sections"]) == 6
-        files = sorted(p.name for p in (run / "results" / mode).glob("*_test.csv"))
+        files = sorted(p.name for p in (run / "results" / "last" / mode).glob("*_test.csv"))
         assert len(files) == 12 and files[0] == "anomaly_score_fan_section_00_test.csv"
     # Chance is 0.5; with 8 normal and 8 anomalous clips per section a section's AUC has a standard
     # deviation of ~0.1 under chance, so the mean over 6 sections of a random scorer stays below ~0.62.
     # Measured here: 0.70-0.76 for every mode.
     dev_eval = [np.mean([s["auc_source"], s["auc_target"]]) for s in summaries["cat"]["sections"]]
     assert np.mean(dev_eval) > 0.62
-    emb = np.load(run / "embeddings.npz")
+    # the decision files: a gamma fitted to each section's training scores, at fan's percentile (0.6)
+    folder = run / "results" / "last" / "cat"
+    train_scores = pd.read_csv(folder / "train_scores.csv", dtype={"section": str})
+    assert summaries["cat"]["percentile"] == 0.6
+    for section in ("00", "04"):
+        threshold = gamma_threshold(train_scores.loc[train_scores["section"] == section, "score"], 0.6)
+        assert summaries["cat"]["thresholds"][section] == pytest.approx(threshold)
+        scores = read_score_csv(folder / f"anomaly_score_fan_section_{section}_test.csv")
+        decisions = read_score_csv(folder / f"decision_result_fan_section_{section}_test.csv")
+        assert decisions == {name: float(score > threshold) for name, score in scores.items()}
+        assert 0 < sum(decisions.values()) < len(decisions)
+    emb = np.load(embeddings_path(run, 8))
     assert emb["section"].shape[1] == 128 and emb["attribute"].shape[1] == 128
+    assert set(np.load(run / "epoch_scores.npz")["epochs"]) == {8}  # rule "last": the last checkpoint only
 
 
-def test_best_dev_checkpoint_rule_is_recorded(fan_root, cache, tmp_path):
+def test_each_mode_chooses_its_checkpoint_on_dev(fan_root, cache, tmp_path):
+    """The paper's rule: per inference mode, the checkpoint with the best development-set score."""
     run = tmp_path / "run"
-    train(_config(fan_root, epochs=4, system="sec_softmax"), run, cache_dir=cache, progress=False)
-    summary = score_run(run, checkpoint="best_dev", truth_dir=fan_root / "eval_truth", cache_dir=cache,
-                        progress=False)["section"]
-    selection = summary["checkpoint"]
-    assert selection["rule"] == "best_dev" and set(selection["dev_hmean_per_epoch"]) == {2, 4}
-    assert selection["epoch"] == max(selection["dev_hmean_per_epoch"], key=selection["dev_hmean_per_epoch"].get)
-    model, _ = load_model(run, epoch=selection["epoch"])
+    train(_config(fan_root, epochs=4), run, cache_dir=cache, progress=False)
+    both = score_run(run, rules=("last", "best_dev"), truth_dir=fan_root / "eval_truth", cache_dir=cache,
+                     progress=False)
+    for mode, summary in both["best_dev"].items():
+        selection = summary["checkpoint"]
+        curve = selection["dev_hmean_per_epoch"]
+        assert selection["rule"] == "best_dev" and set(curve) == {2, 4}
+        assert curve[selection["epoch"]] == max(curve.values())
+        assert summary["dev"]["hmean"] == pytest.approx(curve[selection["epoch"]])
+        assert both["last"][mode]["checkpoint"]["epoch"] == 4
+        on_disk = json.loads((run / "results" / "best_dev" / mode / "summary.json").read_text())
+        assert on_disk["checkpoint"]["epoch"] == selection["epoch"]
+        assert embeddings_path(run, selection["epoch"]).is_file()
+    model, _ = load_model(run, epoch=2)
     assert not model.training
+
+
+def test_valve_is_pooled_by_standard_deviation_end_to_end(tmp_path, cache):
+    """Sec. 3.3: valve clips' chunk embeddings are pooled by their standard deviation, through score_run."""
+    from asdlib.embed import embed_clips
+    from asdlib.features import load_features
+
+    root = generate(tmp_path / "data", SMOKE.synth, seed=0, machines=("valve",), progress=False)
+    scale = SMOKE.replace(**{"train.epochs": 1, "train.checkpoint_every": 1})
+    run = tmp_path / "run"
+    train(RunConfig(system="sec_softmax", machine="valve", data_root=str(root), scale=scale), run,
+          cache_dir=cache, progress=False)
+    summary = score_run(run, truth_dir=root / "eval_truth", cache_dir=cache, progress=False)["last"]["section"]
+    assert summary["pooling"] == "std"
+    saved = np.load(embeddings_path(run, 1))["section"]
+    clips = index_dataset(root, truth=root / "eval_truth")
+    store = load_features(clips, scale.features, cache_dir=cache, progress=False)
+    model, _ = load_model(run)
+    for pooling in ("std", "mean"):
+        direct = embed_clips(model, [store[i] for i in range(len(store))], chunk_frames=32,
+                             hop=scale.train.embed_hop, pooling=pooling)["section"]
+        assert np.allclose(saved, direct, atol=1e-5) == (pooling == "std")
 
 
 def test_a_direct_system_runs_with_its_own_features():

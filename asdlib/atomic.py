@@ -1,0 +1,94 @@
+"""Nothing half-written: the one way asdlib writes a file or a folder of results.
+
+* :func:`write_atomic` writes a file through a temporary name in the same folder and a rename, so a
+  reader sees the old file or the new one, never a part. The file gets the permissions a plain
+  ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
+* :func:`staged_folder` builds a whole folder beside its final place and swaps it in when complete,
+  so a folder of results (score files and the ``summary.json`` that describes them) is always one
+  consistent set: an interrupted writer leaves the previous folder, or none, plus a hidden
+  ``.<name>.tmp-*`` folder that :func:`clean_stale` removes at the next start.
+
+Imports only the standard library.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_TMP_MARK = ".tmp-"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (bytes, or text encoded as UTF-8) to ``path`` atomically; returns the path.
+
+    The parent folder is created if missing. On any error the temporary file is removed and the
+    previous content of ``path`` (if any) is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def staged_folder(final: str | Path):
+    """Yield an empty folder beside ``final``; on success it replaces ``final`` as a whole.
+
+    Usage::
+
+        with staged_folder(run / "results" / "last" / "cat") as folder:
+            ...write every file into folder...
+
+    On an exception the staged folder is removed and ``final`` is untouched. The swap renames the
+    old folder aside, renames the new one in, then deletes the old one: a reader finds the complete
+    old set, the complete new set, or (for an instant) no folder, never a mixture.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{final.name}{_TMP_MARK}", dir=final.parent))
+    os.chmod(staged, 0o777 & ~_umask())
+    try:
+        yield staged
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old{_TMP_MARK}", dir=final.parent))
+        os.replace(final, old / final.name)
+    os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale(folder: str | Path) -> list[Path]:
+    """Remove what an interrupted :func:`write_atomic` or :func:`staged_folder` left directly in
+    ``folder`` (hidden ``.<name>.tmp-*`` files and folders). Returns what was removed.
+
+    Call it only where no other writer can be at work at the same time (e.g. under the run lock).
+    """
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.name.startswith(".") and _TMP_MARK in path.name:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
