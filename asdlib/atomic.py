@@ -7,6 +7,7 @@
   so a folder of results (score files and the ``summary.json`` that describes them) is always one
   consistent set: an interrupted writer leaves the previous folder, or none, plus a hidden
   ``.<name>.tmp-*`` folder that :func:`clean_stale` removes at the next start.
+* :func:`exclusive` locks a folder (a run folder) against a second writer.
 
 Imports only the standard library.
 """
@@ -92,3 +93,33 @@ def clean_stale(folder: str | Path) -> list[Path]:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def exclusive(folder: str | Path):
+    """Hold ``folder``'s lock (``folder/.lock``, created if missing) for the duration, or refuse.
+
+    Two processes writing one run folder would each do the whole job and interleave their files: the
+    second one is refused at once, with the first one's process id in the message. The lock is an
+    ``fcntl`` lock, released by the system when its holder exits, however it exits.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ValueError(f"{folder}: in use by another asdlib process (pid {holder}); wait for it to "
+                             "finish, or choose another folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()

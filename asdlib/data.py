@@ -46,6 +46,27 @@ def domain_shift_key(machine: str, section: str) -> str:
     return DOMAIN_SHIFT_KEY[machine][int(section) % 3]
 
 
+def domain_shift_prior(clips: pd.DataFrame, machine: str) -> dict[str, float]:
+    """What an adversary that knows only the section can do: the chance level of predicting each
+    training clip's domain-shift value within its section from the values' frequencies there.
+
+    ``clips``: rows of :func:`index_dataset` (``split``, ``section``, ``attributes``) of one machine.
+    Returns ``loss``: the mean over the training clips carrying a value of ``-log`` its frequency in
+    its section (the cross-entropy of the best constant guess), and ``acc``: the share of those clips
+    whose value is their section's most frequent one.
+    """
+    train = clips[clips["split"] == "train"]
+    values = pd.DataFrame({"section": train["section"].to_numpy(),
+                           "value": [a.get(domain_shift_key(machine, s)) for s, a in
+                                     zip(train["section"], train["attributes"])]}).dropna()
+    if values.empty:
+        raise ValueError(f"no training clip of {machine} carries its section's domain-shift attribute")
+    freq = values.groupby("section")["value"].value_counts(normalize=True)
+    p = freq.loc[list(zip(values["section"], values["value"]))].to_numpy()
+    majority = values["section"].map(freq.groupby(level=0).max())
+    return {"loss": float(-np.log(p).mean()), "acc": float(majority.mean())}
+
+
 # --------------------------------------------------------------------------------------------
 # Index
 # --------------------------------------------------------------------------------------------
@@ -298,7 +319,8 @@ def load_clip(path: str | Path, min_samples: int = 1) -> np.ndarray:
     """Read one clip as float32 in [-1, 1], shape (n_samples,), checking what it reads.
 
     Raises :class:`AudioError` naming the file when it cannot be read, is not 16 kHz, is not mono,
-    or holds fewer than ``min_samples`` samples (e.g. shorter than one 32-frame training chunk).
+    holds fewer than ``min_samples`` samples (e.g. shorter than one 32-frame training chunk), holds
+    fewer samples than its header promises (a truncated file), or holds NaN or infinite samples.
     """
     import soundfile
 
@@ -317,7 +339,53 @@ def load_clip(path: str | Path, min_samples: int = 1) -> np.ndarray:
         wave, _ = soundfile.read(str(path), dtype="float32", always_2d=False)
     except Exception as err:
         raise AudioError(f"{path}: cannot read audio ({err})") from None
+    promised = _wav_promised_frames(path)
+    if promised is not None and promised > len(wave):
+        raise AudioError(f"{path}: truncated: the header promises {promised} samples, the file holds {len(wave)}")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: {int((~np.isfinite(wave)).sum())} samples are NaN or infinite")
     return wave
+
+
+def _wav_promised_frames(path) -> int | None:
+    """The sample frames a RIFF/WAVE header's ``data`` chunk promises (None if not such a file).
+
+    libsndfile reads a truncated file without complaint, counting only the frames present, so a
+    truncation shows only in the header: its data size against what the file holds."""
+    with open(path, "rb") as handle:
+        if handle.read(12)[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while len(header := handle.read(8)) == 8:
+            kind, size = header[:4], int.from_bytes(header[4:], "little")
+            if kind == b"fmt ":
+                fmt = handle.read(size + size % 2)
+                block_align = int.from_bytes(fmt[12:14], "little")
+            elif kind == b"data":
+                return size // block_align if block_align else None
+            else:
+                handle.seek(size + size % 2, 1)
+    return None
+
+
+def audio_problems(paths, min_samples: int = 1, progress: bool = False) -> list[str]:
+    """Every problem :func:`load_clip` finds in ``paths``, one message per bad clip (all of them, not
+    the first only); an empty list when every clip is fine."""
+    from tqdm.auto import tqdm
+
+    problems = []
+    for path in tqdm(list(paths), desc="checking audio", unit="clip", disable=not progress):
+        try:
+            load_clip(path, min_samples)
+        except AudioError as err:
+            problems.append(str(err))
+    return problems
+
+
+def report_problems(problems: list[str], what: str, show: int = 20) -> str:
+    """One message for many problems: how many, then the first ``show`` of them, one per line."""
+    more = f"\n  ... and {len(problems) - show} more" if len(problems) > show else ""
+    return f"{len(problems)} {what}:\n  " + "\n  ".join(problems[:show]) + more
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,6 +396,9 @@ def register(subparsers) -> None:
     p.add_argument("root", type=Path)
     p.add_argument("--truth", type=Path, default=None,
                    help="the evaluator's folder (ground_truth_data/, ground_truth_domain/) for eval test clips")
+    p.add_argument("--check-audio", action="store_true",
+                   help="also read every clip: sample rate, channels, length, readability, truncation, "
+                        "NaN/inf samples (every problem is listed, not the first only)")
     p.set_defaults(func=_cli_index)
 
 
@@ -340,9 +411,12 @@ def _cli_index(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(wide.to_string())
     print(f"\n{len(index)} clips, {index['machine'].nunique()} machine(s)")
-    problems = find_problems(index)
+    audio = audio_problems(index["path"], progress=True) if args.check_audio else []
+    problems = find_problems(index) + audio
     if problems:
         print("\nWhat looks wrong:")
         for line in problems:
             print(f"  - {line}")
-    return 0
+    if args.check_audio:
+        print(f"\naudio: {len(index) - len(audio)} of {len(index)} clips read cleanly")
+    return 1 if audio else 0

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asdlib.atomic import write_atomic
 from asdlib.metrics import METRICS, official_score, read_score_csv, section_metrics, table2_summary
-from asdlib.names import parse_clip_name
+from asdlib.names import DEV_SECTIONS, EVAL_SECTIONS, MACHINES, parse_clip_name
 
 SCORE_FILE = re.compile(r"^anomaly_score_(?P<machine>.+)_section_(?P<section>\d\d)_test\.csv$")
 TRUTH_FILE = re.compile(r"^ground_truth_(?P<machine>.+)_section_(?P<section>\d\d)_test\.csv$")
@@ -118,26 +119,57 @@ def _check_truth_covered(truth_dir: Path, scores_dir, files: dict[tuple[str, str
                              f"in {scores_dir})")
 
 
-def evaluate_dir(scores_dir, truth_dir=None) -> pd.DataFrame:
-    """Official per-section metrics of every anomaly score file in ``scores_dir``.
+def _select(files: dict[tuple[str, str], Path], scores_dir, machines) -> dict[tuple[str, str], Path]:
+    """The score files of ``machines`` (None: all seven, as an official score needs), checked for
+    unknown machine names and for sets (dev 00-02, eval 03-05) with a section missing."""
+    for (machine, _), path in files.items():
+        if machine not in MACHINES:
+            raise ValueError(f"{path}: unknown machine {machine!r} (the machines are {', '.join(MACHINES)})")
+    wanted = tuple(machines) if machines else MACHINES
+    unknown = [m for m in wanted if m not in MACHINES]
+    if unknown:
+        raise ValueError(f"unknown machine(s) {', '.join(unknown)}; the machines are {', '.join(MACHINES)}")
+    files = {key: path for key, path in files.items() if key[0] in wanted}
+    absent = [m for m in wanted if m not in {k[0] for k in files}]
+    if absent:
+        hint = ("" if machines else "; an official score needs all seven machines: to score a subset, "
+                "name it with --machines")
+        raise ValueError(f"{scores_dir}: no anomaly score files for {', '.join(absent)}{hint}")
+    for machine in wanted:
+        have = {section for m, section in files if m == machine}
+        for sections in (DEV_SECTIONS, EVAL_SECTIONS):
+            missing = [s for s in sections if s not in have]
+            if have & set(sections) and missing:
+                names = ", ".join(f"anomaly_score_{machine}_section_{s}_test.csv" for s in missing)
+                raise ValueError(f"{scores_dir}: {machine} lacks section(s) {', '.join(missing)} ({names}); "
+                                 "a score needs every section of the set")
+    return files
+
+
+def evaluate_dir(scores_dir, truth_dir=None, machines=None) -> pd.DataFrame:
+    """Official per-section metrics of the anomaly score files in ``scores_dir``.
 
     Args:
         scores_dir: folder of ``anomaly_score_<machine>_section_<SS>_test.csv`` files.
         truth_dir: the evaluator's folder holding ``ground_truth_data/`` and
             ``ground_truth_domain/``; needed for anonymised (eval) names, optional for dev names.
             Where it holds a section's files they are used; otherwise the clip names are read.
+        machines: the machines to score (others' files are ignored); None: all seven, each of
+            which must have its files (an official score). Either way every machine scored needs
+            every section of each set (dev 00-02, eval 03-05) it has files for.
 
     Returns:
         One row per machine and section, sorted by machine then section, with columns ``machine``,
         ``section`` (``"03"``), ``n_clips``, ``auc_source``, ``auc_target``, ``pauc``.
 
     Raises:
-        ValueError, naming the file: no score files; a malformed score or truth file; a score file
+        ValueError, naming the file: no score files; a file of an unknown machine; a machine or
+        section missing (above); a malformed score or truth file; a score file
         without ground truth (anonymised names and no truth files); a truth file of a scored
         machine without its score file; score rows missing from or extra to the ground truth; a
         section whose clips lack anomalies or the normal clips of a domain.
     """
-    files = find_score_files(scores_dir)
+    files = _select(find_score_files(scores_dir), scores_dir, machines)
     truth = Path(truth_dir) if truth_dir is not None else None
     if truth is not None:
         _check_truth_covered(truth, scores_dir, files)
@@ -182,7 +214,13 @@ def summary_json(results: pd.DataFrame) -> dict:
     sections = [{"machine": str(r.machine), "section": str(r.section),
                  **{m: float(getattr(r, m)) for m in METRICS}}
                 for r in results.itertuples(index=False)]
-    return {"official_score": official_score(results), "sections": sections}
+    key = "official_score" if is_official(results) else "score"
+    return {key: official_score(results), "machines": sorted(set(results["machine"])), "sections": sections}
+
+
+def is_official(results: pd.DataFrame) -> bool:
+    """Whether ``results`` cover all seven machines, so that their harmonic mean is the official score."""
+    return set(results["machine"]) == set(MACHINES)
 
 
 def format_report(results: pd.DataFrame) -> str:
@@ -204,16 +242,21 @@ def format_report(results: pd.DataFrame) -> str:
     lines.append(f"{'all':<10} {'hmean':>7} {'':>7} {metric_cells(summary.loc['all'])} "
                  f"{summary.loc['all', 'hmean']:8.4f}")
     n_values = len(results) * len(METRICS)
-    lines.append(f"official score (harmonic mean of {n_values} values): {summary.loc['all', 'hmean']:.6f}")
+    if is_official(results):
+        lines.append(f"official score (harmonic mean of {n_values} values): {summary.loc['all', 'hmean']:.6f}")
+    else:
+        lines.append(f"score of {', '.join(sorted(set(results['machine'])))} (harmonic mean of {n_values} values): "
+                     f"{summary.loc['all', 'hmean']:.6f}; not the official score, which needs all seven machines")
     return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
-    results = evaluate_dir(args.scores_dir, args.truth)
+    results = evaluate_dir(args.scores_dir, args.truth, args.machines)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        results.to_csv(out, index=False)
+        try:
+            write_atomic(args.out, results.to_csv(index=False))
+        except OSError as err:
+            raise ValueError(f"--out {args.out}: cannot be written ({err.strerror or err})") from None
     if args.json:
         print(json.dumps(summary_json(results)))
     else:
@@ -232,6 +275,10 @@ def register(subparsers) -> None:
                         help="folder holding ground_truth_data/ and ground_truth_domain/ "
                              "(needed for anonymised eval names)")
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON object {official_score, sections} and nothing else")
+                        help="print one JSON object {official_score (or score, for a subset), machines, "
+                             "sections} and nothing else")
     parser.add_argument("--out", metavar="CSV", default=None, help="also write the per-section table here")
+    parser.add_argument("--machines", nargs="+", metavar="MACHINE", default=None,
+                        help="score these machines only (the result is then not the official score, "
+                             "which needs all seven)")
     parser.set_defaults(func=_run)

@@ -5,9 +5,14 @@ Paper setting: window = FFT length 2048 (128 ms), hop 512 (32 ms), 1025 bins, Ha
 ``center=True`` (313 frames, hence 282 chunks of 32 frames, per 10 s clip).
 
 The cache holds one float16 ``.npy`` per machine and clip list, memory-mapped when read, in
-``<cache_dir>/<FeatureSpec.key()>/<machine>-<digest>/``. The digest covers every clip's path, size
-and modification time, so a changed data set never reads stale features. A cache is written into a
-temporary folder and renamed when complete: an interrupted build leaves nothing half-written.
+``<cache_dir>/<FeatureSpec.key()>/<machine>-<digest>/``. The digest covers every clip's path, size,
+modification time and inode change time (``ctime``): a file rewritten in place changes its ctime
+even when its size and modification time are kept (``touch -d``, ``rsync -t``), and no user command
+can set a ctime back, so a changed data set never reads stale features. (Moving or copying a data
+set changes paths and ctimes: its features are computed once more.) A cache is written into a
+temporary folder named after the writing process and renamed when complete: an interrupted build
+leaves nothing half-written, and its temporary folder is removed by the next build once that process
+is gone.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.data import load_clip
+from asdlib.data import AudioError, load_clip, report_problems
 from asdlib.scales import FeatureSpec
 
 LOG_FLOOR = 1e-8
@@ -106,8 +111,28 @@ def _digest(paths: list[str]) -> str:
     h = hashlib.sha1()
     for path in paths:
         st = os.stat(path)
-        h.update(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Remove the temporary build folders in ``folder`` whose writing process no longer exists."""
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob("*.tmp-*-*"):
+        pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path | None = None,
@@ -115,13 +140,15 @@ def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path 
     """Spectrograms of ``clips`` (rows of :func:`asdlib.data.index_dataset`, one machine), cached.
 
     Computes what is missing (every clip is decoded and checked once: 16 kHz, mono, at least one
-    chunk long), then returns a memory-mapped :class:`FeatureStore` in the order of ``clips``.
+    chunk long, complete, finite; all bad clips are reported together), then returns a
+    memory-mapped :class:`FeatureStore` in the order of ``clips``.
     """
     machines = clips["machine"].unique()
     if len(machines) != 1:
         raise ValueError(f"load_features takes the clips of one machine, got {list(machines)}")
     paths = list(clips["path"])
     folder = Path(cache_dir or default_cache_dir()) / spec.key() / f"{machines[0]}-{_digest(paths)}"
+    _remove_orphans(folder.parent)
     if not (folder / "clips.json").is_file():
         _build(folder, paths, spec, chunk_frames, progress, batch_size)
     meta = json.loads((folder / "clips.json").read_text())
@@ -146,25 +173,33 @@ def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int,
         lengths.append(n_frames(frames, spec))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.tmp-{os.getpid()}-", dir=folder.parent))
     try:
         out = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.float16,
                                         shape=(int(sum(lengths)), spec.n_bins))
         bar = tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
                    disable=not progress)
+        problems = []
         for start in range(0, len(paths), batch_size):
-            batch = [load_clip(p, min_samples=need) for p in paths[start:start + batch_size]]
-            same = len({len(w) for w in batch}) == 1
-            if same:  # one batched STFT for equal-length clips (the usual case)
-                specs = list(log_spectrogram(torch.from_numpy(np.stack(batch)), spec))
+            batch = {}
+            for i in range(start, min(start + batch_size, len(paths))):
+                try:
+                    batch[i] = load_clip(paths[i], min_samples=need)
+                except AudioError as err:  # keep going: report every bad clip at once
+                    problems.append(str(err))
+            waves = list(batch.values())
+            if len({len(w) for w in waves}) == 1:  # one batched STFT for equal-length clips (the usual case)
+                specs = list(log_spectrogram(torch.from_numpy(np.stack(waves)), spec))
             else:
-                specs = [log_spectrogram(torch.from_numpy(w), spec) for w in batch]
-            for i, s in enumerate(specs, start=start):
+                specs = [log_spectrogram(torch.from_numpy(w), spec) for w in waves]
+            for i, s in zip(batch, specs):
                 if s.shape[0] != lengths[i]:
                     raise RuntimeError(f"{paths[i]}: changed while features were computed")
                 out[offsets[i]:offsets[i] + lengths[i]] = s.numpy().astype(np.float16)
-            bar.update(len(batch))
+            bar.update(min(batch_size, len(paths) - start))
         bar.close()
+        if problems:
+            raise AudioError(report_problems(problems, "clips cannot be used"))
         out.flush()
         del out
         meta = {"spec": spec.key(), "paths": paths, "offsets": offsets.tolist(), "lengths": lengths}

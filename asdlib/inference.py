@@ -18,12 +18,13 @@ For one run (one system, one machine; see :mod:`asdlib.train`):
    threshold on the training scores), the training scores and a ``summary.json``, as one folder
    replaced whole (:func:`asdlib.atomic.staged_folder`).
 
-Run folder, after scoring::
+Run folder, after scoring (each of ``scored/`` and ``results/<rule>/<mode>/`` is replaced as a whole,
+so it never mixes the files of two scorings; the run folder is locked while it is scored)::
 
-    RUN_DIR/clips.csv                       every clip (train and test) in the order of the arrays below
-    RUN_DIR/epoch_scores.npz                per mode: (n_checkpoints, n_clips) scores; "epochs"
-    RUN_DIR/embeddings/epoch_NNNN.npz       pooled embeddings of every clip, for each chosen checkpoint
-    RUN_DIR/results/<rule>/<mode>/          anomaly_score_*, decision_result_*, train_scores.csv, summary.json
+    RUN_DIR/scored/clips.csv                  every clip (train and test) in the order of the arrays below
+    RUN_DIR/scored/epoch_scores.npz           per mode: (n_checkpoints, n_clips) scores; "epochs"
+    RUN_DIR/scored/embeddings/epoch_NNNN.npz  pooled embeddings of every clip, for each chosen checkpoint
+    RUN_DIR/results/<rule>/<mode>/            anomaly_score_*, decision_result_*, train_scores.csv, summary.json
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from asdlib.data import index_dataset
 from asdlib.features import load_features
 from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
                             write_anomaly_scores, write_decision_results)
-from asdlib.atomic import write_atomic
+from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
 from asdlib.train import RunConfig, list_checkpoints, load_model
 
 CHECKPOINT_RULES = ("last", "best_dev")
@@ -109,9 +110,14 @@ def _hmeans(rows: list[dict], sections) -> dict | None:
     return out
 
 
+def scored_path(run_dir: str | Path) -> Path:
+    """The folder of a run's clip table, per-checkpoint scores and embeddings (module docstring)."""
+    return Path(run_dir) / "scored"
+
+
 def embeddings_path(run_dir: str | Path, epoch: int) -> Path:
-    """Where the pooled embeddings of every clip at ``epoch`` are saved (``clips.csv`` order)."""
-    return Path(run_dir) / "embeddings" / f"epoch_{epoch:04d}.npz"
+    """Where the pooled embeddings of every clip at ``epoch`` are saved (``scored/clips.csv`` order)."""
+    return scored_path(run_dir) / "embeddings" / f"epoch_{epoch:04d}.npz"
 
 
 def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_dir: str | Path | None = None,
@@ -123,13 +129,20 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or "gmm"; ``wt_weights`` are (w_S, w_A)
     of Eq. 5 for the ``wt`` mode.
     """
+    run_dir = Path(run_dir)
+    with exclusive(run_dir):
+        return _score_run(run_dir, data_root, truth_dir, tuple(dict.fromkeys(rules)), backend, wt_weights,
+                          cache_dir, device, progress)
+
+
+def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, cache_dir, device, progress):
     from asdlib import systems
-    from asdlib.atomic import staged_folder
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
 
-    run_dir = Path(run_dir)
-    rules = tuple(dict.fromkeys(rules))
+    clean_stale(run_dir)
+    for rule in rules:
+        clean_stale(run_dir / "results" / rule)
     unknown = [r for r in rules if r not in CHECKPOINT_RULES]
     if unknown or not rules:
         raise ValueError(f"checkpoint rule(s) {unknown or rules!r}: choose from {CHECKPOINT_RULES}")
@@ -184,17 +197,18 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     # 3: each rule's checkpoint per mode
     chosen = _choose_epochs(rules, mode_specs, needed, dev_curve)
     table = clips.drop(columns=["path"]).assign(attributes=[json.dumps(a) for a in clips["attributes"]])
-    write_atomic(run_dir / "clips.csv", table.to_csv(index=False))
     all_scores = {}
     for mode in mode_specs:
         rows = np.empty((len(needed), len(clips)))
         for i, epoch in enumerate(needed):
             rows[i, test_idx], rows[i, train_idx] = per_epoch[epoch, mode]
         all_scores[mode] = rows
-    _save_npz(run_dir / "epoch_scores.npz", {"epochs": np.array(needed), **all_scores})
-    for epoch in sorted({e for picks in chosen.values() for e in picks.values()}):
-        _save_npz(embeddings_path(run_dir, epoch),
-                  {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
+    with staged_folder(scored_path(run_dir)) as folder:
+        write_atomic(folder / "clips.csv", table.to_csv(index=False))
+        _save_npz(folder / "epoch_scores.npz", {"epochs": np.array(needed), **all_scores})
+        for epoch in sorted({e for picks in chosen.values() for e in picks.values()}):
+            _save_npz(folder / embeddings_path(run_dir, epoch).relative_to(scored_path(run_dir)),
+                      {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
 
     # 4: one folder per rule and mode
     summaries: dict[str, dict[str, dict]] = {}

@@ -317,16 +317,23 @@ def read_score_csv(path) -> dict[str, float]:
         ``{name: value}`` in file order.
 
     Raises:
-        ValueError: naming the file and line, for a row without exactly two fields, an empty name,
+        ValueError: naming the file and line, for a blank line between rows (trailing blank lines are
+            fine, and so is a UTF-8 byte-order mark), a row without exactly two fields, an empty name,
             a value that is not a number or not finite, a name that repeats, or a file without rows.
     """
     path = Path(path)
     out: dict[str, float] = {}
     first_line: dict[str, int] = {}
-    with open(path, newline="") as f:
+    blank_at = 0
+    with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first name
         reader = csv.reader(f)
         for row in reader:
             where = f"{path}, line {reader.line_num}"
+            if not row:  # blank lines may close the file (editors add them), nowhere else
+                blank_at = blank_at or reader.line_num
+                continue
+            if blank_at:
+                raise ValueError(f"{path}, line {blank_at}: blank line between rows")
             if len(row) != 2:
                 raise ValueError(f"{where}: expected 2 fields 'name,value', got {len(row)}: {row!r}")
             name, text = row

@@ -32,14 +32,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from asdlib.losses import ArcFace, GradientReversal, masked_cross_entropy
+from asdlib.systems import EMBEDDING_SYSTEMS as SYSTEMS
 
-SYSTEMS = ("sec_softmax", "sec_arcface", "mtl", "disent", "disent_split", "adversarial")
 SECTION_DIM = 128      # z_S
 ATTRIBUTE_DIM = 128    # z_A, and each per-key space of ``disent_split``
 MTL_DIM = 256          # the entangled MTL space
 TRUNK_DIM = 512        # channels of the last 1x1 conv and of the GDConv output (Table 1)
 ARCFACE_SCALE = 32.0
 ARCFACE_MARGIN = 0.5
+ADVERSARY_HIDDEN = 256  # the adversary is a one-hidden-layer MLP, as DANN's domain classifier
 
 # Table 1 inverted-residual groups: (expansion t, output channels c, repeats n, stride s of the first block)
 BOTTLENECKS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 2), (4, 128, 1, 2), (2, 128, 2, 1))
@@ -205,7 +206,8 @@ class ASDModel(nn.Module):
             for key, space in zip(self.attribute_keys, self._attribute_spaces))
         if system == "adversarial":
             self.grl_max = float(grl_lambda)
-            self.shift_head = nn.Sequential(GradientReversal(0.0), nn.Linear(SECTION_DIM, len(shift_sections)))
+            self.shift_head = nn.Sequential(GradientReversal(0.0), nn.Linear(SECTION_DIM, ADVERSARY_HIDDEN), nn.ReLU(),
+                                            nn.Linear(ADVERSARY_HIDDEN, len(shift_sections)))
             self.register_buffer("shift_section", torch.tensor(shift_sections, dtype=torch.long), persistent=False)
 
     @classmethod
@@ -277,9 +279,9 @@ class ASDModel(nn.Module):
             masked cross-entropy of the adversary, its softmax over the clip's own section's
             domain-shift values. stats: floats ``loss``, ``section_loss``, ``section_acc``, and
             ``attribute_loss``, ``attribute_acc`` (pooled over all carried labels of all keys) or
-            ``shift_loss``, ``shift_acc`` with the adversary's chance levels ``shift_chance_loss``
-            (mean log of the number of values in the clip's section) and ``shift_chance_acc``, and
-            ``grl_lambda``; an accuracy is NaN when the batch carries no such label.
+            ``shift_loss``, ``shift_acc`` (the adversary's; its chance level is the prior of the values
+            in each section, :func:`asdlib.data.domain_shift_prior`) and ``grl_lambda``; an accuracy is
+            NaN when the batch carries no such label.
         """
         logits = {k[len("logits:"):]: v.float() for k, v in outputs.items() if k.startswith("logits:")}
         section = batch["section"]
@@ -309,12 +311,9 @@ class ASDModel(nn.Module):
             shift = batch["shift"]
             shift_loss = masked_cross_entropy(shift_logits, shift)
             loss = loss + shift_loss
-            carried = shift >= 0
-            n_own = own[carried].sum(1).float()
-            stats["shift_loss"] = (shift_loss * len(shift) / carried.sum().clamp_min(1)).item()  # per carried clip
+            carried = int((shift >= 0).sum())
+            stats["shift_loss"] = shift_loss.item() * len(shift) / max(carried, 1)  # per clip carrying a value
             stats["shift_acc"] = _ratio(*_masked_hits(shift_logits, shift))
-            stats["shift_chance_loss"] = n_own.log().mean().item() if len(n_own) else float("nan")
-            stats["shift_chance_acc"] = (1.0 / n_own).mean().item() if len(n_own) else float("nan")
             stats["grl_lambda"] = self.shift_head[0].lambda_
         stats["loss"] = loss.item()
         return loss, stats

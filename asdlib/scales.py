@@ -69,17 +69,52 @@ class Scale:
         out = self
         for dotted, value in overrides.items():
             part, _, leaf = dotted.partition(".")
-            if not leaf:
-                raise KeyError(f"override {dotted!r} must be dotted, e.g. train.epochs")
+            if dotted not in self.keys():
+                raise ValueError(f"unknown setting {dotted!r}; the settings are: {', '.join(self.keys())}")
             group = getattr(out, part)
-            if leaf not in {f.name for f in dataclasses.fields(group)}:
-                raise KeyError(f"unknown setting {dotted!r}")
             out = dataclasses.replace(out, **{part: dataclasses.replace(group, **{leaf: value})})
         return out
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def validate(self) -> "Scale":
+        """Check every setting against :data:`ALLOWED`; raises ``ValueError`` naming the first key out of
+        range, its value and what is allowed. Returns self."""
+        for dotted, (low, what) in ALLOWED.items():
+            group, leaf = dotted.split(".")
+            value = getattr(getattr(self, group), leaf)
+            if not value >= low:
+                raise ValueError(f"{dotted} = {value!r}: must be {what}")
+        return self
+
+    @staticmethod
+    def keys() -> list[str]:
+        """Every overridable setting, dotted (``train.epochs``, ...)."""
+        return [f"{group}.{f.name}" for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)]
+
+
+_GROUPS = {"synth": SynthSize, "features": FeatureSpec, "train": TrainSettings}
+
+# The range of every setting: key -> (lowest allowed value, how to say it).
+ALLOWED = {
+    "synth.clip_seconds": (0.5, "at least 0.5 (seconds)"),
+    "synth.train_source": (2, "an integer >= 2"),
+    "synth.train_target": (1, "an integer >= 1"),
+    "synth.test_per_domain": (1, "an integer >= 1"),
+    "synth.eval_test": (4, "an integer >= 4"),
+    "features.n_fft": (4, "an integer >= 4"),
+    "features.hop": (1, "an integer >= 1"),
+    "features.n_mels": (0, "an integer >= 0 (0: the STFT magnitude itself)"),
+    "train.chunk_frames": (1, "an integer >= 1 (and at most the frames of the shortest clip)"),
+    "train.batch_size": (2, "an integer >= 2 (batch norm needs two chunks)"),
+    "train.epochs": (1, "an integer >= 1"),
+    "train.checkpoint_every": (1, "an integer >= 1"),
+    "train.lr": (1e-12, "a number > 0"),
+    "train.lr_toycar": (1e-12, "a number > 0"),
+    "train.embed_hop": (1, "an integer >= 1"),
+    "train.chunks_per_clip": (1, "an integer >= 1"),
+}
 
 SCALES: dict[str, Scale] = {
     "smoke": Scale(

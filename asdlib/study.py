@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asdlib.inference import embeddings_path, scored_path
 from asdlib.metrics import harmonic_mean, labelled_section_metrics
 from asdlib.names import MACHINES
 
@@ -137,21 +138,24 @@ def model_selection(results: pd.DataFrame, candidates=MSL_CANDIDATES) -> pd.Seri
 
 def run_embeddings(run: str | Path, rule: str, mode: str) -> tuple[dict[str, np.ndarray], pd.DataFrame] | None:
     """The pooled embeddings of every clip of a run at the checkpoint that ``rule`` chose for ``mode``,
-    and the run's clip table (``clips.csv``, attributes as dicts). None if the run has no such result."""
+    and the run's clip table (``scored/clips.csv``, attributes as dicts). None if the run has no such result."""
     run = Path(run)
     summary = run / "results" / rule / mode / "summary.json"
     if not summary.is_file():
         return None
-    from asdlib.inference import embeddings_path
-
     epoch = json.loads(summary.read_text())["checkpoint"]["epoch"]
-    clips = pd.read_csv(run / "clips.csv", dtype={"section": str})
+    clips = _clips(run)
     clips["attributes"] = clips["attributes"].map(json.loads)
     return dict(np.load(embeddings_path(run, epoch))), clips
 
 
+def _clips(run: Path) -> pd.DataFrame:
+    """A run's clip table (``scored/clips.csv``), attributes as JSON text."""
+    return pd.read_csv(scored_path(run) / "clips.csv", dtype={"section": str})
+
+
 def _test_clips(run: Path) -> pd.DataFrame:
-    clips = pd.read_csv(run / "clips.csv", dtype={"section": str})
+    clips = _clips(run)
     return clips[clips["split"] == "test"].reset_index(drop=True)
 
 
@@ -194,8 +198,8 @@ def tune_disent_weights(run_dir: str | Path, rule: str = "last", grid=GRID) -> t
     smallest w_S).
     """
     run_dir = Path(run_dir)
-    saved = np.load(run_dir / "epoch_scores.npz")
-    clips = pd.read_csv(run_dir / "clips.csv", dtype={"section": str})
+    saved = np.load(scored_path(run_dir) / "epoch_scores.npz")
+    clips = _clips(run_dir)
     test_mask = (clips["split"] == "test").to_numpy()
     test = clips[test_mask].reset_index(drop=True)
     epochs = saved["epochs"].tolist() if rule == "best_dev" else saved["epochs"].tolist()[-1:]
@@ -232,7 +236,7 @@ def tuned_systems(study_dir: str | Path, results: pd.DataFrame, rule: str = "las
             part = base[(base["row"] == chosen) & (base["machine"] == machine)]
             records += [{**r, "row": MSL} for r in part.to_dict("records")]
         disent = Path(study_dir) / "disent" / machine
-        if (disent / "epoch_scores.npz").exists():
+        if (scored_path(disent) / "epoch_scores.npz").exists():
             epoch, w, table = tune_disent_weights(disent, rule, grid)
             choice.update({"Disent. wt. (S4) w_S": w, "Disent. wt. (S4) w_A": round(1 - w, 2)})
             best = table[(table["epoch"] == epoch) & (table["w_S"] == w)].drop(columns=["epoch", "w_S"])
@@ -306,12 +310,18 @@ def checkpoint_rules(study_dir: str | Path, rows=MSL_CANDIDATES) -> pd.DataFrame
 
 def adversary_summary(study_dir: str | Path) -> pd.DataFrame:
     """The adversarial runs' last training epoch per machine: section accuracy, the adversary's
-    accuracy and loss against their chance levels, and the final reversal strength."""
+    accuracy and loss, their chance levels (:func:`asdlib.data.domain_shift_prior` of the run's
+    training clips), and the final reversal strength."""
+    from asdlib.data import domain_shift_prior
+
     rows = {}
     for log_path in sorted(Path(study_dir).glob("adversarial/*/train_log.csv")):
-        last = pd.read_csv(log_path).iloc[-1]
-        rows[log_path.parent.name] = {k: last[k] for k in ("section_acc", "shift_acc", "shift_chance_acc",
-                                                         "shift_loss", "shift_chance_loss", "grl_lambda")}
+        run, last = log_path.parent, pd.read_csv(log_path).iloc[-1]
+        clips = _clips(run)
+        prior = domain_shift_prior(clips.assign(attributes=clips["attributes"].map(json.loads)), run.name)
+        rows[run.name] = {"section_acc": last["section_acc"], "shift_acc": last["shift_acc"],
+                          "shift_chance_acc": prior["acc"], "shift_loss": last["shift_loss"],
+                          "shift_chance_loss": prior["loss"], "grl_lambda": last["grl_lambda"]}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -439,11 +449,24 @@ def ensure_study(study_dir: str, data_root: str, truth_dir: str, machines: str, 
 # --------------------------------------------------------------------------------------------
 # Paper beside here
 # --------------------------------------------------------------------------------------------
-def paper_numbers(path: str | Path, table: str) -> pd.DataFrame:
+def default_paper_results() -> Path:
+    """``book/paper_results.csv`` of the asdlib repository: beside the package's source (a checkout or an
+    editable install), or in the working folder, a parent of it, or ``asdlib-src/`` (a notebook's clone)."""
+    import asdlib
+
+    here = Path.cwd()
+    for root in (Path(asdlib.__file__).resolve().parents[1], here, *here.parents, here / "asdlib-src"):
+        if (root / "book" / "paper_results.csv").is_file():
+            return root / "book" / "paper_results.csv"
+    raise FileNotFoundError("the paper's numbers (book/paper_results.csv of the asdlib repository) were not "
+                            "found; pass their path as paper_results")
+
+
+def paper_numbers(path: str | Path | None, table: str) -> pd.DataFrame:
     """The paper's cells of ``table`` ('table2', 'table3', 'table4') from ``book/paper_results.csv``
-    (columns: table, row, column, value, source) as a rows x columns frame; Tables 2-3 in %,
-    Table 4 as text (system names and weights)."""
-    frame = pd.read_csv(path, comment="#", dtype=str)
+    (columns: table, row, column, value, source; ``path`` empty: :func:`default_paper_results`) as a
+    rows x columns frame; Tables 2-3 in %, Table 4 as text (system names and weights)."""
+    frame = pd.read_csv(path or default_paper_results(), comment="#", dtype=str)
     part = frame[frame["table"] == table]
     if part.empty:
         raise ValueError(f"{path}: no cell of {table}")

@@ -19,18 +19,15 @@ import importlib
 
 from asdlib.scales import Scale
 
+# the paper's MobileFaceNet systems (asdlib.model builds them)
+EMBEDDING_SYSTEMS = ("sec_softmax", "sec_arcface", "mtl", "disent", "disent_split", "adversarial")
 # system name -> (module, class) of the direct systems
 DIRECT = {
     "ae": ("asdlib.autoencoder", "AutoEncoder"),
     "mn": ("asdlib.mobilenetv2", "MobileNetV2Classifier"),
     "anp": ("asdlib.anp", "AttentiveNeuralProcess"),
 }
-
-
-def embedding_systems() -> tuple[str, ...]:
-    from asdlib.model import SYSTEMS
-
-    return tuple(SYSTEMS)
+ALL_SYSTEMS = EMBEDDING_SYSTEMS + tuple(DIRECT)
 
 
 def is_direct(system: str) -> bool:

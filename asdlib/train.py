@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 import asdlib
-from asdlib.atomic import write_atomic
+from asdlib.atomic import clean_stale, exclusive, write_atomic
 from asdlib.data import AttributeVocab, index_dataset
 from asdlib.features import FeatureStore, load_features
 from asdlib.scales import Scale, get_scale
+from asdlib.systems import ALL_SYSTEMS
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +59,13 @@ class RunConfig:
         ``overrides`` such as ``["train.epochs=10"]``."""
         from asdlib.systems import resolve_scale
 
-        resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale)))
+        from asdlib.names import MACHINES
+
+        if system not in ALL_SYSTEMS:
+            raise ValueError(f"unknown system {system!r}; choose one of {', '.join(ALL_SYSTEMS)}")
+        if machine not in MACHINES:
+            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)}")
+        resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
         return cls(system=system, machine=machine, data_root=str(Path(data_root).resolve()), scale=resolved,
                    seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()))
 
@@ -83,9 +90,13 @@ class RunConfig:
 
 
 def code_version() -> dict:
-    """asdlib version and, when run from a git checkout, its commit and whether it had changes."""
+    """asdlib and torch versions, the CPU thread count (weights depend on it) and, when run from a git
+    checkout, its commit and whether it had changes."""
+    import torch
+
     here = Path(asdlib.__file__).resolve().parent.parent
-    info = {"asdlib": asdlib.__version__}
+    info = {"asdlib": asdlib.__version__, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}  # results depend on it (reduction order)
     try:
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
@@ -130,8 +141,11 @@ class TrainingSet:
               progress: bool = True) -> "TrainingSet":
         clips = index[(index["machine"] == machine) & (index["split"] == "train")].reset_index(drop=True)
         vocab = AttributeVocab.from_index(index, machine)
-        features = load_features(clips, scale.features, cache_dir=cache_dir,
-                                 chunk_frames=scale.train.chunk_frames, progress=progress)
+        features = load_features(clips, scale.features, cache_dir=cache_dir, chunk_frames=1, progress=progress)
+        shortest = int(features.lengths.argmin())
+        if features.lengths[shortest] < scale.train.chunk_frames:
+            raise ValueError(f"train.chunk_frames = {scale.train.chunk_frames}: must be at most the frames of "
+                             f"the shortest clip ({features.lengths[shortest]}, {clips['path'][shortest]})")
         section = np.array([vocab.encode_section(s) for s in clips["section"]], dtype=np.int64)
         attributes = np.array([vocab.encode_attributes(a) for a in clips["attributes"]],
                               dtype=np.int64).reshape(len(clips), len(vocab.keys))
@@ -146,7 +160,8 @@ class TrainingSet:
         A last batch of a single chunk is dropped (batch norm needs two).
 
         Yields ``(x, labels)``: x float32 array (batch, 1, chunk_frames, n_bins), labels a dict of
-        int64 arrays ``section`` (batch,), ``attributes`` (batch, n_keys), ``shift`` (batch,).
+        int64 arrays ``section`` (batch,), ``attributes`` (batch, n_keys), ``shift`` (batch,) and
+        ``clip`` (batch,), the rows of :attr:`clips` the chunks come from.
         """
         rng = np.random.default_rng([seed, epoch])
         order = rng.permutation(np.repeat(np.arange(len(self.clips)), chunks_per_clip))
@@ -160,7 +175,7 @@ class TrainingSet:
             x = np.asarray(self.features.frames[rows.ravel()], dtype=np.float32)
             x = x.reshape(len(pick), 1, chunk_frames, self.features.n_bins)
             yield x, {"section": self.section[pick], "attributes": self.attributes[pick],
-                      "shift": self.shift[pick]}
+                      "shift": self.shift[pick], "clip": pick}
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,18 +197,66 @@ def list_checkpoints(run_dir: Path) -> list[int]:
     return sorted(int(p.stem.split("_")[1]) for p in folder.glob("epoch_*.pt")) if folder.is_dir() else []
 
 
-def prepare_run(run_dir: Path, config: RunConfig, vocab: AttributeVocab, model_config: dict) -> None:
+def _flatten(d, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(have: dict, want: dict, have_name: str, want_name: str, show: int = 6) -> str:
+    """Which settings differ between two run configurations, as one readable line."""
+    a, b = _flatten(have), _flatten(want)
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    text = "; ".join(f"{k} is {a.get(k)!r} {have_name}, {b.get(k)!r} {want_name}" for k in keys[:show])
+    return text + (f"; and {len(keys) - show} more" if len(keys) > show else "")
+
+
+def run_identity(config: RunConfig, vocab: AttributeVocab, model_config: dict) -> dict:
+    """What a run is, as saved in ``config.json`` and in every checkpoint (compared on resume and scoring)."""
+    return json.loads(json.dumps({"run": config.as_dict(), "vocab": vocab.as_dict(), "model": model_config}))
+
+
+def prepare_run(run_dir: Path, identity: dict) -> None:
     """Write ``config.json``, or check that an existing run folder holds the same configuration."""
-    run_dir = Path(run_dir)
-    wanted = {"run": config.as_dict(), "vocab": vocab.as_dict(), "model": model_config}
-    path = run_dir / "config.json"
+    path = Path(run_dir) / "config.json"
     if path.is_file():
         have = json.loads(path.read_text())
-        if {k: have.get(k) for k in wanted} != wanted:
-            raise ValueError(f"{run_dir}: holds a run with another configuration; choose another --out "
-                             "or remove it")
+        have = {k: have.get(k) for k in identity}
+        if have != identity:
+            raise ValueError(f"{run_dir}: holds a run with another configuration "
+                             f"({config_differences(have, identity, 'there', 'here')}); "
+                             "choose another --out, or remove the folder to start afresh")
         return
-    write_atomic(path, json.dumps({**wanted, "code": code_version()}, indent=2))
+    write_atomic(path, json.dumps({**identity, "code": code_version()}, indent=2))
+
+
+def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = None) -> dict:
+    """A checkpoint's state, checked: readable, and (given ``identity``) made by the same configuration."""
+    import torch
+
+    path = checkpoint_path(run_dir, epoch)
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:
+        earlier = [e for e in list_checkpoints(run_dir) if e < epoch]
+        then = f"to resume from epoch {earlier[-1]}" if earlier else "to start afresh"
+        raise ValueError(f"{path}: cannot be read ({type(err).__name__}: {err}); it may be truncated: "
+                         f"remove it and run again {then}") from None
+    if identity is not None and state.get("identity") != identity:
+        made = state.get("identity")
+        detail = (config_differences(made, identity, "in the checkpoint", "now") if made
+                  else "it records no configuration")
+        raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder or "
+                         "choose another --out")
+    return state
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the message names the run, epoch, batch and any bad input clips."""
 
 
 def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | None = None,
@@ -211,6 +274,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
 
     run_dir = Path(run_dir)
     settings = config.scale.train
+    config.scale.validate()
     if index is None:
         index = index_dataset(config.data_root, truth=config.truth_dir, machines=(config.machine,))
     data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
@@ -220,15 +284,26 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
                           attribute_classes=data.vocab.attribute_classes,
                           shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames)
-    prepare_run(run_dir, config, data.vocab, model.describe())
+    identity = run_identity(config, data.vocab, model.describe())
+    with exclusive(run_dir):
+        for folder in (run_dir, run_dir / "checkpoints"):
+            clean_stale(folder)
+        prepare_run(run_dir, identity)
+        return _train_loop(config, run_dir, data, model, identity, device, progress, on_epoch_end)
+
+
+def _train_loop(config, run_dir, data, model, identity, device, progress, on_epoch_end) -> Path:
+    import torch
+    from tqdm.auto import tqdm
+
+    settings = config.scale.train
     model = model.to(device=device, memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-
     done = list_checkpoints(run_dir)
     first_epoch = 1
     log_rows: list[dict] = []
     if done:
-        state = torch.load(checkpoint_path(run_dir, done[-1]), map_location=device, weights_only=False)
+        state = load_checkpoint(run_dir, done[-1], device, identity)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         log_rows = state["log"]
@@ -240,38 +315,58 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     n_batches = -(-len(data.clips) * settings.chunks_per_clip // settings.batch_size)
     bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
                desc=f"{config.system} {config.machine}", unit="batch")
-    for epoch in range(first_epoch, settings.epochs + 1):
-        model.train()
-        started, sums, counts = time.perf_counter(), {}, {}
-        for step, (x, labels) in enumerate(data.epoch_batches(config.seed, epoch, settings.batch_size,
-                                                              settings.chunk_frames, settings.chunks_per_clip)):
-            if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.model)
-                model.set_training_progress((epoch - 1 + step / n_batches) / settings.epochs)
-            x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
-            with autocast:
-                outputs = model(x)
-            loss, stats = model.loss(_float32(outputs), batch)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            for key, value in {"loss": float(loss.detach()), **stats}.items():
-                if np.isfinite(value):  # an accuracy is NaN when no clip of the batch has the label
-                    sums[key] = sums.get(key, 0.0) + float(value) * len(x)
-                    counts[key] = counts.get(key, 0) + len(x)
-            bar.update(1)
-            bar.set_postfix({k: f"{sums[k] / counts[k]:.3f}" for k in ("loss", "section_acc") if k in sums},
-                            refresh=False)
-        row = {"epoch": epoch, **{k: sums[k] / counts[k] for k in sums}, "seconds": time.perf_counter() - started}
-        log_rows.append(row)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, row)
-        if epoch % settings.checkpoint_every == 0 or epoch == settings.epochs:
-            save_torch_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                               "epoch": epoch, "log": log_rows}, checkpoint_path(run_dir, epoch))
-            write_atomic(run_dir / "train_log.csv", pd.DataFrame(log_rows).to_csv(index=False))
-    bar.close()
+    try:
+        for epoch in range(first_epoch, settings.epochs + 1):
+            model.train()
+            started, sums, counts = time.perf_counter(), {}, {}
+            for step, (x, labels) in enumerate(data.epoch_batches(config.seed, epoch, settings.batch_size,
+                                                                  settings.chunk_frames, settings.chunks_per_clip)):
+                if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.model)
+                    model.set_training_progress((epoch - 1 + step / n_batches) / settings.epochs)
+                clips = labels.pop("clip")
+                x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
+                with autocast:
+                    outputs = model(x)
+                loss, stats = model.loss(_float32(outputs), batch)
+                if not torch.isfinite(loss):
+                    raise _diverged(run_dir, data, x, clips, epoch, step, list_checkpoints(run_dir))
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                for key, value in {"loss": float(loss.detach()), **stats}.items():
+                    if np.isfinite(value):  # an accuracy is NaN when no clip of the batch has the label
+                        sums[key] = sums.get(key, 0.0) + float(value) * len(x)
+                        counts[key] = counts.get(key, 0) + len(x)
+                bar.update(1)
+                bar.set_postfix({k: f"{sums[k] / counts[k]:.3f}" for k in ("loss", "section_acc") if k in sums},
+                                refresh=False)
+            row = {"epoch": epoch, **{k: sums[k] / counts[k] for k in sums}, "seconds": time.perf_counter() - started}
+            log_rows.append(row)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, row)
+            if epoch % settings.checkpoint_every == 0 or epoch == settings.epochs:
+                if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
+                    raise _diverged(run_dir, data, None, [], epoch, None, list_checkpoints(run_dir))
+                save_torch_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                                   "epoch": epoch, "log": log_rows, "identity": identity},
+                                  checkpoint_path(run_dir, epoch))
+                write_atomic(run_dir / "train_log.csv", pd.DataFrame(log_rows).to_csv(index=False))
+    finally:
+        bar.close()  # an error is then printed on a line of its own
     return checkpoint_path(run_dir, settings.epochs)
+
+
+def _diverged(run_dir, data, x, clips, epoch, step, saved) -> TrainingDiverged:
+    where = f"epoch {epoch}" + (f", batch {step + 1}" if step is not None else " (weights)")
+    message = f"{run_dir}: training diverged at {where}: the loss is not finite"
+    if x is not None:
+        bad = [str(data.clips["path"][c]) for c, ok in zip(clips, x.flatten(1).isfinite().all(1).tolist()) if not ok]
+        if bad:
+            message += f"; these input clips give NaN or infinite features: {', '.join(sorted(set(bad)))}"
+    message += (f". No checkpoint of that epoch was written (the last good one is epoch {saved[-1]})" if saved
+                else ". No checkpoint was written")
+    return TrainingDiverged(message + "; lower train.lr or check the data.")
 
 
 def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None = None):
@@ -291,7 +386,7 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
     epoch = epochs[-1] if epoch is None else epoch
     device = pick_device(device)
     model = systems.from_config(meta["model"])
-    state = torch.load(checkpoint_path(run_dir, epoch), map_location=device, weights_only=False)
+    state = load_checkpoint(run_dir, epoch, device, {k: meta.get(k) for k in ("run", "vocab", "model")})
     model.load_state_dict(state["model"])
     return model.to(device=device, memory_format=torch.channels_last).eval(), meta
 
@@ -309,8 +404,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one system on one machine (resumes an interrupted run)")
     p.add_argument("--data", required=True, type=Path, help="DCASE 2022 root (dev_data/, eval_data/)")
     p.add_argument("--machine", required=True)
-    p.add_argument("--system", required=True,
-                   help="sec_softmax, sec_arcface, mtl, disent, disent_split, adversarial; ae, mn, anp")
+    p.add_argument("--system", required=True, choices=ALL_SYSTEMS,
+                   help="the paper's MobileFaceNet systems, or ae, mn (the DCASE baselines), anp")
     p.add_argument("--scale", default="quick")
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--seed", type=int, default=0)
@@ -322,17 +417,21 @@ def register(subparsers) -> None:
 
 
 def parse_overrides(items: list[str], scale: Scale) -> Scale:
-    """``["train.epochs=10"]`` -> a scale with that setting (values cast to the field's type)."""
+    """``["train.epochs=10"]`` -> a scale with that setting (values cast to the field's type); an
+    unknown key or a value of the wrong type is refused naming the key (ranges: :meth:`Scale.validate`)."""
     out = scale
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise ValueError(f"override {item!r} is not KEY=VALUE")
-        group = getattr(scale, key.split(".")[0], None)
-        if group is None or not dataclasses.is_dataclass(group):
-            raise KeyError(f"unknown setting {key!r}")
-        kind = {f.name: f.type for f in dataclasses.fields(group)}.get(key.partition(".")[2])
-        value = {"int": int, "float": float}.get(str(kind), str)(raw)
+            raise ValueError(f"override {item!r} is not KEY=VALUE (e.g. train.epochs=10)")
+        if key not in Scale.keys():
+            raise ValueError(f"unknown setting {key!r}; the settings are: {', '.join(Scale.keys())}")
+        current = getattr(getattr(scale, key.split(".")[0]), key.split(".")[1])
+        kind = type(current)
+        try:
+            value = kind(raw) if kind is not int else int(raw, 10)
+        except ValueError:
+            raise ValueError(f"{key} = {raw!r}: must be {'an integer' if kind is int else 'a number'}") from None
         out = out.replace(**{key: value})
     return out
 

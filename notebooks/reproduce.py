@@ -41,15 +41,24 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # book/paper_results.csv (the paper's numbers); empty: none
+paper_results = ""  # unused here
 checkpoint = "last"  # unused here
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
 import importlib.util, os, subprocess, sys  # noqa: E401
 
-if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
+if importlib.util.find_spec("asdlib") is None:  # install from this notebook's checkout, or clone $ASDLIB_GIT
+    import pathlib
+    here = next((p for p in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (p / "asdlib/__init__.py").is_file()), None)
+    if here is None and os.environ.get("ASDLIB_GIT"):
+        here = pathlib.Path("asdlib-src")
+        subprocess.run(["git", "clone", "-q", os.environ["ASDLIB_GIT"], str(here)], check=True)
+    if here is None:
+        raise RuntimeError("asdlib is not installed: run this notebook inside a clone of the asdlib repository, or "
+                           "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
+    importlib.invalidate_caches()
 from asdlib.study import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent",))

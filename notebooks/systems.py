@@ -63,15 +63,24 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<rule>/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # book/paper_results.csv (the paper's numbers)
+paper_results = ""  # the paper's numbers; empty: book/paper_results.csv of the asdlib repository
 checkpoint = "last" # the checkpoint rule of the tables: "last" or "best_dev" (the paper's)
 
 # %% tags=["setup"]
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
 import importlib.util, os, subprocess, sys  # noqa: E401
 
-if importlib.util.find_spec("asdlib") is None:  # e.g. ASDLIB_PIP=git+https://<your clone of asdlib>
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("ASDLIB_PIP", "asdlib")], check=True)
+if importlib.util.find_spec("asdlib") is None:  # install from this notebook's checkout, or clone $ASDLIB_GIT
+    import pathlib
+    here = next((p for p in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (p / "asdlib/__init__.py").is_file()), None)
+    if here is None and os.environ.get("ASDLIB_GIT"):
+        here = pathlib.Path("asdlib-src")
+        subprocess.run(["git", "clone", "-q", os.environ["ASDLIB_GIT"], str(here)], check=True)
+    if here is None:
+        raise RuntimeError("asdlib is not installed: run this notebook inside a clone of the asdlib repository, or "
+                           "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
+    importlib.invalidate_caches()
 from asdlib.study import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines,
@@ -81,8 +90,11 @@ study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, t
 # ## The adversary in this build
 #
 # Per machine, over the training epochs: the section classifier's accuracy, and the adversary's
-# accuracy against its chance level (one over the number of domain-shift values in the clip's
-# section, averaged over the clips), with the reversal strength $\lambda$.
+# accuracy against its chance level, with the reversal strength $\lambda$. Chance is what an
+# adversary that knows only the section achieves: always guessing the section's most frequent
+# domain-shift value (most training clips are source-domain clips, so this is well above one over
+# the number of values). The table gives the last epoch, with the adversary's cross-entropy against
+# that of the frequency guess.
 
 # %%
 from pathlib import Path
@@ -93,21 +105,21 @@ from IPython.display import Markdown, display
 
 from asdlib.study import adversary_summary
 
-logs = {m: pd.read_csv(p) for m in machines.split()
-        if (p := Path(study_dir) / "adversarial" / m / "train_log.csv").is_file()}
-if logs:
-    fig, axes = plt.subplots(1, len(logs), figsize=(2.3 * len(logs) + 1, 2.6), sharey=True, squeeze=False)
-    for ax, (machine, log) in zip(axes[0], logs.items()):
+summary = adversary_summary(study_dir)
+if len(summary):
+    fig, axes = plt.subplots(1, len(summary), figsize=(2.3 * len(summary) + 1, 2.6), sharey=True, squeeze=False)
+    for ax, (machine, last) in zip(axes[0], summary.iterrows()):
+        log = pd.read_csv(Path(study_dir) / "adversarial" / machine / "train_log.csv")
         ax.plot(log["epoch"], log["section_acc"], label="section", color="tab:blue")
         ax.plot(log["epoch"], log["shift_acc"], label="adversary", color="tab:red")
-        ax.plot(log["epoch"], log["shift_chance_acc"], label="adversary chance", color="tab:red", ls=":")
+        ax.axhline(last["shift_chance_acc"], label="adversary chance", color="tab:red", ls=":")
         ax.plot(log["epoch"], log["grl_lambda"], label="reversal $\\lambda$", color="grey", lw=0.8)
         ax.set(title=machine, xlabel="epoch", ylim=(0, 1.02))
     axes[0][0].set_ylabel("training accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     plt.tight_layout()
     plt.show()
-    display(adversary_summary(study_dir).style.format("{:.3f}"))
+    display(summary.style.format("{:.3f}"))
 else:
     display(Markdown("No adversarial run in this build."))
 

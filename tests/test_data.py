@@ -4,10 +4,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from asdlib.data import AttributeVocab, AudioError, domain_shift_key, find_problems, index_dataset, load_clip
+from asdlib.data import (AttributeVocab, AudioError, domain_shift_key, domain_shift_prior, find_problems,
+                         index_dataset, load_clip)
 from asdlib.names import ClipNameError, format_clip_name, parse_clip_name
 
 from conftest import DEV_TEST, DEV_TRAIN, write_wav
@@ -196,3 +198,14 @@ def test_unreadable_clip_is_named(tmp_path):
     path.write_bytes(b"RIFF-not-really-a-wave-file")
     with pytest.raises(AudioError, match="broken.wav: cannot read audio"):
         load_clip(path)
+
+
+def test_domain_shift_prior_is_the_best_guess_from_frequencies():
+    """An adversary knowing only the section: cross-entropy and accuracy of the frequency guess."""
+    clips = pd.DataFrame({"split": ["train"] * 6 + ["test"], "section": ["00"] * 4 + ["01"] * 2 + ["00"],
+                          "attributes": [{"m-n": "W"}] * 3 + [{"m-n": "X"}] + [{"f-n": "A"}, {"f-n": "B"}]
+                          + [{"m-n": "X"}]})
+    prior = domain_shift_prior(clips, "fan")
+    expected = -(3 * np.log(0.75) + np.log(0.25) + 2 * np.log(0.5)) / 6
+    assert prior["loss"] == pytest.approx(expected)
+    assert prior["acc"] == pytest.approx((4 * 0.75 + 2 * 0.5) / 6)

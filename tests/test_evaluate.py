@@ -90,6 +90,13 @@ def _reference(scores_dir, truth_dir):
     return found, scipy.stats.hmean(np.maximum(flat, sys.float_info.epsilon))
 
 
+def _evaluate(scores_dir, truth_dir=None):
+    """evaluate_dir on the machines the folder holds files of (a subset of the seven)."""
+    machines = sorted({p.name.split("_section_")[0][len("anomaly_score_"):]
+                       for p in Path(scores_dir).glob("anomaly_score_*")})
+    return evaluate_dir(scores_dir, truth_dir, machines=machines)
+
+
 def _run_cli(argv):
     parser = argparse.ArgumentParser(prog="asdlib")
     register(parser.add_subparsers(dest="command", required=True))
@@ -100,7 +107,7 @@ def _run_cli(argv):
 @pytest.mark.parametrize("style", ["eval", "dev"])
 def test_evaluate_dir_matches_official_procedure(tmp_path, style):
     scores_dir, truth_dir = _make_set(tmp_path, style)
-    df = evaluate_dir(scores_dir, truth_dir if style == "eval" else None)
+    df = _evaluate(scores_dir, truth_dir if style == "eval" else None)
     expected, expected_score = _reference(scores_dir, truth_dir)
     assert list(df.columns) == ["machine", "section", "n_clips", "auc_source", "auc_target", "pauc"]
     assert list(zip(df.machine, df.section)) == sorted(expected)
@@ -108,24 +115,25 @@ def test_evaluate_dir_matches_official_procedure(tmp_path, style):
     for row in df.itertuples():
         want = expected[(row.machine, row.section)]
         assert (row.auc_source, row.auc_target, row.pauc) == pytest.approx(want, abs=1e-9)
-    assert summary_json(df)["official_score"] == pytest.approx(expected_score, abs=1e-9)
+    assert summary_json(df)["score"] == pytest.approx(expected_score, abs=1e-9)  # 2-3 machines: not official
     # the sets are not degenerate: the metrics vary between sections
     assert df.auc_source.nunique() > 1 and df.pauc.between(0, 1).all()
 
 
 def test_dev_names_with_truth_dir_agree(tmp_path):
     scores_dir, truth_dir = _make_set(tmp_path, "dev", seed=1)
-    pd.testing.assert_frame_equal(evaluate_dir(scores_dir), evaluate_dir(scores_dir, truth_dir))
+    pd.testing.assert_frame_equal(_evaluate(scores_dir), _evaluate(scores_dir, truth_dir))
 
 
 def test_cli_json_and_out(tmp_path, capsys):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=2)
     out_csv = tmp_path / "tables" / "sections.csv"
-    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--json", "--out", str(out_csv)]) == 0
+    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--json", "--out", str(out_csv),
+                     "--machines", *EVAL_MACHINES]) == 0
     summary = json.loads(capsys.readouterr().out)  # stdout holds exactly one JSON object
     expected, expected_score = _reference(scores_dir, truth_dir)
-    assert set(summary) == {"official_score", "sections"}
-    assert summary["official_score"] == pytest.approx(expected_score, abs=1e-9)
+    assert set(summary) == {"score", "machines", "sections"}  # three machines: not the official score
+    assert summary["score"] == pytest.approx(expected_score, abs=1e-9)
     assert len(summary["sections"]) == len(expected) == 9
     for entry in summary["sections"]:
         assert set(entry) == {"machine", "section", "auc_source", "auc_target", "pauc"}
@@ -133,26 +141,65 @@ def test_cli_json_and_out(tmp_path, capsys):
         want = expected[(entry["machine"], entry["section"])]
         assert (entry["auc_source"], entry["auc_target"], entry["pauc"]) == pytest.approx(want, abs=1e-9)
     table = pd.read_csv(out_csv, dtype={"section": str})
-    pd.testing.assert_frame_equal(table, evaluate_dir(scores_dir, truth_dir))
+    pd.testing.assert_frame_equal(table, _evaluate(scores_dir, truth_dir))
 
 
 def test_cli_text_report(tmp_path, capsys):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=3)
-    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir)]) == 0
+    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES]) == 0
     text = capsys.readouterr().out
     _, expected_score = _reference(scores_dir, truth_dir)
-    assert f"official score (harmonic mean of 27 values): {expected_score:.6f}" in text
+    assert (f"score of ToyCar, fan, valve (harmonic mean of 27 values): {expected_score:.6f}; "
+            "not the official score") in text
     for machine in EVAL_MACHINES:
         assert len(re.findall(rf"^{machine} +0[345] ", text, flags=re.M)) == 3
         assert len(re.findall(rf"^{machine} +hmean ", text, flags=re.M)) == 1
 
 
-def test_only_machines_with_scores_are_required(tmp_path):
+def test_a_subset_of_machines_only_when_asked(tmp_path):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=4)
     for path in scores_dir.glob("anomaly_score_valve_*"):
         path.unlink()
-    df = evaluate_dir(scores_dir, truth_dir)
+    df = evaluate_dir(scores_dir, truth_dir, machines=["ToyCar", "fan"])
     assert sorted(set(df.machine)) == ["ToyCar", "fan"] and len(df) == 6
+    with pytest.raises(ValueError, match="no anomaly score files for ToyTrain, bearing, gearbox, slider, valve; "
+                                         "an official score needs all seven machines"):
+        evaluate_dir(scores_dir, truth_dir)
+    with pytest.raises(ValueError, match="no anomaly score files for valve$"):
+        evaluate_dir(scores_dir, truth_dir, machines=["fan", "valve"])
+
+
+def test_error_missing_section(tmp_path):
+    scores_dir, _ = _make_set(tmp_path, "dev")
+    (scores_dir / "anomaly_score_gearbox_section_01_test.csv").unlink()
+    with pytest.raises(ValueError, match="gearbox lacks section.s. 01 .anomaly_score_gearbox_section_01_test.csv"):
+        _evaluate(scores_dir)
+
+
+def test_error_unknown_machine_names_the_file(tmp_path):
+    scores_dir, _ = _make_set(tmp_path, "dev")
+    path = scores_dir / "anomaly_score_gearbox_section_01_test.csv"
+    misspelt = path.with_name("anomaly_score_gearbx_section_01_test.csv")
+    path.rename(misspelt)
+    with pytest.raises(ValueError, match=re.escape(str(misspelt)) + ": unknown machine 'gearbx'"):
+        evaluate_dir(scores_dir, machines=["gearbox", "bearing"])
+
+
+def test_byte_order_mark_and_trailing_blank_line_are_read(tmp_path):
+    scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=5)
+    before = _evaluate(scores_dir, truth_dir)
+    path = scores_dir / "anomaly_score_fan_section_03_test.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes() + b"\n")
+    pd.testing.assert_frame_equal(_evaluate(scores_dir, truth_dir), before)
+
+
+def test_unwritable_out_is_named(tmp_path):
+    scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=6)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match=re.escape(f"--out {blocker / 'table.csv'}: cannot be written")):
+        _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES,
+                  "--out", str(blocker / "table.csv")])
 
 
 def test_error_no_score_files(tmp_path):
@@ -166,7 +213,7 @@ def test_error_anonymised_names_without_truth(tmp_path):
     scores_dir, _ = _make_set(tmp_path, "eval")
     path = scores_dir / "anomaly_score_ToyCar_section_03_test.csv"
     with pytest.raises(ValueError, match=re.escape(str(path)) + ".*anonymised.*--truth"):
-        evaluate_dir(scores_dir)
+        _evaluate(scores_dir)
 
 
 def test_error_score_file_without_truth(tmp_path):
@@ -175,7 +222,7 @@ def test_error_score_file_without_truth(tmp_path):
         (truth_dir / sub / "ground_truth_fan_section_04_test.csv").unlink()
     path = scores_dir / "anomaly_score_fan_section_04_test.csv"
     with pytest.raises(ValueError, match=re.escape(str(path)) + ": score file without ground truth"):
-        evaluate_dir(scores_dir, truth_dir)
+        _evaluate(scores_dir, truth_dir)
 
 
 def test_error_truth_data_without_domain(tmp_path):
@@ -183,15 +230,14 @@ def test_error_truth_data_without_domain(tmp_path):
     lacking = truth_dir / "ground_truth_domain" / "ground_truth_fan_section_04_test.csv"
     lacking.unlink()
     with pytest.raises(ValueError, match=re.escape(str(lacking)) + " does not"):
-        evaluate_dir(scores_dir, truth_dir)
+        _evaluate(scores_dir, truth_dir)
 
 
 def test_error_truth_without_score_file(tmp_path):
     scores_dir, truth_dir = _make_set(tmp_path, "eval")
     (scores_dir / "anomaly_score_valve_section_05_test.csv").unlink()
-    gt = truth_dir / "ground_truth_data" / "ground_truth_valve_section_05_test.csv"
-    with pytest.raises(ValueError, match=re.escape(str(gt)) + ": ground truth without a score file"):
-        evaluate_dir(scores_dir, truth_dir)
+    with pytest.raises(ValueError, match="valve lacks section.s. 05"):
+        _evaluate(scores_dir, truth_dir)
 
 
 def _rewrite(path, keep=None, add=()):
@@ -205,10 +251,10 @@ def test_error_missing_and_extra_rows(tmp_path):
     dropped = path.read_text().splitlines()[-1].split(",")[0]
     _rewrite(path, keep=-1)
     with pytest.raises(ValueError, match=re.escape(str(path)) + rf".*missing 1 \({dropped}\)"):
-        evaluate_dir(scores_dir, truth_dir)
+        _evaluate(scores_dir, truth_dir)
     _rewrite(path, add=[f"{dropped},0.5\n", "section_05_0999.wav,0.1\n"])
     with pytest.raises(ValueError, match=re.escape(str(path)) + r".*not in the ground truth 1 \(section_05_0999.wav\)"):
-        evaluate_dir(scores_dir, truth_dir)
+        _evaluate(scores_dir, truth_dir)
 
 
 def test_error_section_lacking_a_class(tmp_path):
@@ -217,7 +263,7 @@ def test_error_section_lacking_a_class(tmp_path):
     lines = [line for line in path.read_text().splitlines(keepends=True) if "_anomaly_" not in line]
     path.write_text("".join(lines))
     with pytest.raises(ValueError, match=re.escape(str(path)) + ": no anomalous clips"):
-        evaluate_dir(scores_dir)
+        _evaluate(scores_dir)
 
 
 def test_error_dev_name_of_other_section(tmp_path):
@@ -225,7 +271,7 @@ def test_error_dev_name_of_other_section(tmp_path):
     path = scores_dir / "anomaly_score_bearing_section_00_test.csv"
     _rewrite(path, add=["section_01_source_test_normal_0000_vel_6.wav,0.3\n"])
     with pytest.raises(ValueError, match=re.escape(str(path)) + ".*belongs to section 01"):
-        evaluate_dir(scores_dir)
+        _evaluate(scores_dir)
 
 
 def test_error_malformed_score_row_names_line(tmp_path):
@@ -233,9 +279,18 @@ def test_error_malformed_score_row_names_line(tmp_path):
     path = scores_dir / "anomaly_score_fan_section_03_test.csv"
     _rewrite(path, keep=2, add=["section_03_0100.wav,oops\n"])
     with pytest.raises(ValueError, match=re.escape(f"{path}, line 3: ")):
-        evaluate_dir(scores_dir, truth_dir)
+        _evaluate(scores_dir, truth_dir)
 
 
 def test_import_pulls_no_torch():
     code = "import sys, asdlib.evaluate, asdlib.metrics; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_all_seven_machines_make_the_official_score():
+    from asdlib.names import MACHINES
+
+    rows = pd.DataFrame([{"machine": m, "section": s, "n_clips": 8, "auc_source": 0.6, "auc_target": 0.5,
+                          "pauc": 0.55} for m in MACHINES for s in ("00", "01", "02")])
+    assert set(summary_json(rows)) == {"official_score", "machines", "sections"}
+    assert set(summary_json(rows[rows.machine != "fan"])) == {"score", "machines", "sections"}

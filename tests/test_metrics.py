@@ -228,7 +228,7 @@ def test_writer_refuses_bad_rows(tmp_path, names, scores, message):
 @pytest.mark.parametrize("text, line, message", [
     ("a.wav,0.5\nb.wav\n", 2, "expected 2 fields"),
     ("a.wav,0.5,1\n", 1, "expected 2 fields"),
-    ("a.wav,0.5\n\nb.wav,1\n", 2, "expected 2 fields"),
+    ("a.wav,0.5\n\nb.wav,1\n", 2, "blank line between rows"),
     ("filename,score\na.wav,0.5\n", 1, "no header"),
     ("a.wav,0.5\nb.wav,high\n", 2, "not a number"),
     ("a.wav,0.5\nb.wav,nan\n", 2, "not finite"),

@@ -252,7 +252,7 @@ def test_gradient_reversal_flips_the_gradient_into_the_section_embedding():
     out = model(x)
     emb = out["emb:section"]
     through = torch.autograd.grad(masked_cross_entropy(out["logits:shift"], batch["shift"]), emb)[0]
-    direct = torch.autograd.grad(masked_cross_entropy(model.shift_head[1](emb), batch["shift"]), emb)[0]
+    direct = torch.autograd.grad(masked_cross_entropy(model.shift_head[1:](emb), batch["shift"]), emb)[0]
     assert direct.abs().sum() > 0
     torch.testing.assert_close(through, -strength * direct)
 
@@ -278,9 +278,8 @@ def test_the_adversary_predicts_the_value_within_the_clip_section():
     loss2, stats2 = model.loss(shifted, batch)
     torch.testing.assert_close(loss, loss2)
     assert stats["shift_acc"] == stats2["shift_acc"]
-    n_own = [SHIFT_SECTIONS.count(int(s)) for s, y in zip(batch["section"], batch["shift"]) if y >= 0]
-    assert stats["shift_chance_loss"] == pytest.approx(sum(math.log(n) for n in n_own) / len(n_own))
-    assert stats["shift_chance_acc"] == pytest.approx(sum(1 / n for n in n_own) / len(n_own))
+    unmasked = masked_cross_entropy(out["logits:shift"], batch["shift"]).item() * 4 / 3  # per carried clip
+    assert stats["shift_loss"] < unmasked  # the mask removed the other sections' classes from the softmax
 
 
 @pytest.mark.parametrize("system", SYSTEMS)

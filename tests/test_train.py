@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asdlib.data import index_dataset
-from asdlib.inference import embeddings_path, score_run
+from asdlib.inference import embeddings_path, score_run, scored_path
 from asdlib.metrics import gamma_threshold, read_score_csv
 from asdlib.scales import SynthSize, get_scale
 from asdlib.synth import generate
@@ -119,7 +119,7 @@ def test_smoke_disent_learns_to_detect_and_writes_official_files(fan_root, cache
         assert 0 < sum(decisions.values()) < len(decisions)
     emb = np.load(embeddings_path(run, 8))
     assert emb["section"].shape[1] == 128 and emb["attribute"].shape[1] == 128
-    assert set(np.load(run / "epoch_scores.npz")["epochs"]) == {8}  # rule "last": the last checkpoint only
+    assert set(np.load(scored_path(run) / "epoch_scores.npz")["epochs"]) == {8}  # rule "last": the last checkpoint only
 
 
 def test_each_mode_chooses_its_checkpoint_on_dev(fan_root, cache, tmp_path):

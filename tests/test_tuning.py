@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asdlib.inference import CHECKPOINT_RULES, embeddings_path, score_run
+from asdlib.inference import CHECKPOINT_RULES, embeddings_path, score_run, scored_path
 from asdlib.scales import get_scale
 from asdlib.scoring import SpaceScorer
 from asdlib.study import DISENT_WT, MSL, MSL_ANP, collect, load_study, tune_disent_weights
@@ -70,13 +70,13 @@ def test_disent_wt_is_eq5_on_the_saved_embeddings(studies):
     embeddings; the tuner tries every checkpoint (best_dev) and every weight on the 0.05 grid."""
     true_study, _, _ = studies
     run = true_study / "disent" / "fan"
-    clips = pd.read_csv(run / "clips.csv", dtype={"section": str})
+    clips = pd.read_csv(scored_path(run) / "clips.csv", dtype={"section": str})
     train_mask = (clips["split"] == "train").to_numpy()
     emb = dict(np.load(embeddings_path(run, 4)))  # the last checkpoint's embeddings are always saved
     scorer = SpaceScorer("wt", (0.3, 0.7)).fit({k: v[train_mask] for k, v in emb.items()},
                                                clips.loc[train_mask, "section"].to_numpy())
     direct = scorer.score({k: v[~train_mask] for k, v in emb.items()}, clips.loc[~train_mask, "section"].to_numpy())
-    saved = np.load(run / "epoch_scores.npz")
+    saved = np.load(scored_path(run) / "epoch_scores.npz")
     last = list(saved["epochs"]).index(4)
     np.testing.assert_allclose(0.3 * saved["sec"][last, ~train_mask] + 0.7 * saved["att"][last, ~train_mask],
                                direct, atol=1e-12)
