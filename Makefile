@@ -6,6 +6,7 @@
 #   make book SCALE=paper DATA=/path/to/dcase2022 [TRUTH=/path/to/evaluator]
 #   make book CHECKPOINT=best_dev      tables with the paper's checkpoint rule (every run is scored both ways)
 #   make -j 2 book                     independent notebook runs in parallel
+#   make book SEEDS=5                  training seeds per system and machine (default 3)
 #   make clean                         remove the built books, keep data and feature caches
 
 SHELL := /bin/bash
@@ -33,7 +34,8 @@ DATASTAMP := $(if $(DATA),$(STAMP),$(BUILD)/data/synth.json)
 BOOKSRC  := $(BUILD)/book
 SOURCES  := $(wildcard asdlib/*.py asdlib/*/*.py)
 # what a run's results depend on (the book-only modules are left out, so editing them reruns no training)
-RUN_SOURCES := $(filter-out asdlib/study.py asdlib/bench.py asdlib/evaluate.py asdlib/cli.py,$(SOURCES))
+RUN_SOURCES := $(filter-out asdlib/study/% asdlib/bench.py asdlib/evaluate.py asdlib/cli.py asdlib/plots.py \
+                 asdlib/bootstrap.py,$(SOURCES))
 
 # Faster CPU training with jemalloc where it is installed (scripts/ensure-jemalloc.sh installs it).
 # Threads per job: every core for a serial build, cores / N under -jN (oversubscribed OpenMP threads
@@ -79,22 +81,24 @@ $(BOOKSRC)/%: book/%
 	@mkdir -p $(@D) && cp $< $@
 
 # ---------------------------------------------------------------------------------------------
-# The study: one papermill run of notebooks/run_system.py per (system, machine). A run whose inputs
-# changed starts afresh; a run that was interrupted resumes from its last checkpoint.
+# The study: one papermill run of notebooks/run_system.py per (system, machine), training and
+# scoring its SEEDS seeds in one process (STUDY/<system>/<machine>/seed<k>/). A notebook whose
+# inputs changed starts afresh; one that was interrupted resumes each seed from its last checkpoint.
 # ---------------------------------------------------------------------------------------------
 SYSTEMS ?= sec_softmax sec_arcface mtl disent disent_split adversarial ae mn anp
-STUDY   := $(BUILD)/study
+SEEDS   ?= 3
+STUDY   := $(BUILD)/study-$(SEEDS)seeds
 RUNS    := $(foreach s,$(SYSTEMS),$(foreach m,$(MACHINES),$(STUDY)/$(s)/$(m).ipynb))
 
 $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
 	@mkdir -p $(@D)
-	@if [ -d $(STUDY)/$*/results ]; then rm -rf $(STUDY)/$*; fi
+	@if [ -f $@ ]; then rm -rf $(STUDY)/$*; fi
 	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
 	@echo "run $* ($(THREADS) thread(s))"
 	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
 	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -p seed $(SEED) -p run_dir $(abspath $(STUDY)/$*) 2> $@.log \
+	  -p seeds "$(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))" -p run_dir $(abspath $(STUDY)/$*) 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
 
@@ -103,8 +107,8 @@ study: $(RUNS)
 # ---------------------------------------------------------------------------------------------
 # The book's chapters: executed notebooks, each reading the data or the study's result files.
 # ---------------------------------------------------------------------------------------------
-CHAPTERS       := data systems table2 table3 table4 embeddings reproduce
-STUDY_CHAPTERS := systems table2 table3 table4 embeddings reproduce
+CHAPTERS       := data systems table2 table3 table4 claims embeddings reproduce
+STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings reproduce
 NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
             -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
             -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)

@@ -122,20 +122,22 @@ def embeddings_path(run_dir: str | Path, epoch: int) -> Path:
 
 def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_dir: str | Path | None = None,
               rules=("last",), backend: str = "nn", wt_weights: tuple[float, float] = (0.5, 0.5),
-              cache_dir=None, device: str | None = None, progress: bool = True) -> dict[str, dict[str, dict]]:
+              cache_dir=None, device: str | None = None, progress: bool = True,
+              index: pd.DataFrame | None = None) -> dict[str, dict[str, dict]]:
     """Score ``run_dir`` (see the module docstring). Returns ``{rule: {mode: summary}}``.
 
     ``rules``: checkpoint rules among :data:`CHECKPOINT_RULES`; ``data_root`` / ``truth_dir`` default
     to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or "gmm"; ``wt_weights`` are (w_S, w_A)
-    of Eq. 5 for the ``wt`` mode.
+    of Eq. 5 for the ``wt`` mode; ``index``: the data set's :func:`asdlib.data.index_dataset`, if the
+    caller has it already (it must be of that data root and truth).
     """
     run_dir = Path(run_dir)
     with exclusive(run_dir):
         return _score_run(run_dir, data_root, truth_dir, tuple(dict.fromkeys(rules)), backend, wt_weights,
-                          cache_dir, device, progress)
+                          cache_dir, device, progress, index)
 
 
-def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, cache_dir, device, progress):
+def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, cache_dir, device, progress, index):
     from asdlib import systems
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
@@ -154,7 +156,8 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     epochs = list_checkpoints(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
-    index = index_dataset(data_root, truth=truth_dir, machines=(machine,))
+    if index is None:
+        index = index_dataset(data_root, truth=truth_dir or None, machines=(machine,))
     clips = index[index["machine"] == machine].reset_index(drop=True)
     features = load_features(clips, config.scale.features, cache_dir=cache_dir,
                              chunk_frames=settings.chunk_frames, progress=progress)

@@ -52,7 +52,7 @@ BOTTLENECKS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 2), (4, 128, 1, 2), (2
 BOTTLENECKS_ORIGINAL = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1))
 
 _CONFIG_KEYS = ("system", "n_bins", "n_sections", "attribute_classes", "shift_sections",
-                "chunk_frames", "grl_lambda")
+                "chunk_frames", "grl_lambda", "width")
 
 
 def _conv_bn(c_in: int, c_out: int, kernel, stride: int = 1, groups: int = 1,
@@ -87,6 +87,11 @@ class Bottleneck(nn.Module):
         return x + self.body(x) if self.residual else self.body(x)
 
 
+def scaled_channels(channels: int, width: float) -> int:
+    """``channels * width`` rounded to a multiple of 8 (at least 8), as width multipliers usually are."""
+    return max(8, int(round(channels * width / 8)) * 8)
+
+
 def feature_map_size(chunk_frames: int, n_bins: int, bottlenecks=BOTTLENECKS) -> tuple[int, int]:
     """(time, frequency) size of the map entering the GDConv, for a (chunk_frames, n_bins) input.
 
@@ -111,14 +116,18 @@ class MobileFaceNet(nn.Module):
         chunk_frames: T, frames per input chunk (paper: 32).
         n_bins: F, frequency bins (paper: 1025).
         bottlenecks: the (t, c, n, s) groups; default the paper's Table 1 (:data:`BOTTLENECKS`).
+        width: multiplies the channels of the convolutions before the last 1x1 conv (1.0: Table 1;
+            the 512-d output stays). A reduced-scale setting (a CPU build), never the paper's.
     """
 
-    def __init__(self, chunk_frames: int, n_bins: int, bottlenecks=BOTTLENECKS):
+    def __init__(self, chunk_frames: int, n_bins: int, bottlenecks=BOTTLENECKS, width: float = 1.0):
         super().__init__()
         self.map_size = feature_map_size(chunk_frames, n_bins, bottlenecks)
-        layers = [_conv_bn(1, 64, 3, 2), _conv_bn(64, 64, 3, 1, groups=64)]
-        c_in = 64
+        first = scaled_channels(64, width)
+        layers = [_conv_bn(1, first, 3, 2), _conv_bn(first, first, 3, 1, groups=first)]
+        c_in = first
         for t, c, n, s in bottlenecks:
+            c = scaled_channels(c, width)
             for i in range(n):
                 layers.append(Bottleneck(c_in, c, t, s if i == 0 else 1))
                 c_in = c
@@ -150,7 +159,7 @@ class ASDModel(nn.Module):
     """
 
     def __init__(self, system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-                 shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0):
+                 shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0, width: float = 1.0):
         super().__init__()
         if system not in SYSTEMS:
             raise ValueError(f"unknown system {system!r}; choose one of {SYSTEMS}")
@@ -171,10 +180,10 @@ class ASDModel(nn.Module):
             raise ValueError(f"shift_sections must name sections in [0, {n_sections}), got {shift_sections}")
         self.config = {"system": system, "n_bins": int(n_bins), "n_sections": int(n_sections),
                        "attribute_classes": attribute_classes, "shift_sections": list(shift_sections),
-                       "chunk_frames": int(chunk_frames), "grl_lambda": float(grl_lambda)}
+                       "chunk_frames": int(chunk_frames), "grl_lambda": float(grl_lambda), "width": float(width)}
         self.system = system
         self.input_size = (int(chunk_frames), int(n_bins))
-        self.trunk = MobileFaceNet(chunk_frames, n_bins)
+        self.trunk = MobileFaceNet(chunk_frames, n_bins, width=width)
 
         uses_attributes = system in ("mtl", "disent", "disent_split")
         self.attribute_keys = tuple(attribute_classes) if uses_attributes else ()
@@ -335,7 +344,8 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def build_model(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-                shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0) -> ASDModel:
+                shift_sections=(), chunk_frames: int = 32, grl_lambda: float = 1.0,
+                width: float = 1.0) -> ASDModel:
     """The model of one system (Sec. 2, 3.2-3.5) for input chunks (B, 1, chunk_frames, n_bins).
 
     Args:
@@ -348,5 +358,6 @@ def build_model(system: str, n_bins: int, n_sections: int, attribute_classes: di
             adversary (``adversarial`` only; :attr:`asdlib.data.AttributeVocab.shift_values`).
         chunk_frames: frames per chunk (paper: 32).
         grl_lambda: gradient-reversal strength (``adversarial`` only).
+        width: the trunk's channel multiplier (1.0: Table 1; :class:`MobileFaceNet`).
     """
-    return ASDModel(system, n_bins, n_sections, attribute_classes, shift_sections, chunk_frames, grl_lambda)
+    return ASDModel(system, n_bins, n_sections, attribute_classes, shift_sections, chunk_frames, grl_lambda, width)

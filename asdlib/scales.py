@@ -58,11 +58,19 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """The embedding systems' network at this scale."""
+
+    width: float = 1.0     # MobileFaceNet channel multiplier (paper: 1.0, Table 1)
+
+
+@dataclass(frozen=True)
 class Scale:
     name: str
     synth: SynthSize
     features: FeatureSpec
     train: TrainSettings
+    model: ModelSettings = ModelSettings()
 
     def replace(self, **overrides) -> "Scale":
         """A copy with dotted overrides, e.g. ``scale.replace(**{"train.epochs": 3})``."""
@@ -94,7 +102,7 @@ class Scale:
         return [f"{group}.{f.name}" for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)]
 
 
-_GROUPS = {"synth": SynthSize, "features": FeatureSpec, "train": TrainSettings}
+_GROUPS = {"synth": SynthSize, "features": FeatureSpec, "train": TrainSettings, "model": ModelSettings}
 
 # The range of every setting: key -> (lowest allowed value, how to say it).
 ALLOWED = {
@@ -114,6 +122,7 @@ ALLOWED = {
     "train.lr_toycar": (1e-12, "a number > 0"),
     "train.embed_hop": (1, "an integer >= 1"),
     "train.chunks_per_clip": (1, "an integer >= 1"),
+    "model.width": (0.125, "a number >= 0.125"),
 }
 
 SCALES: dict[str, Scale] = {

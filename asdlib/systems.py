@@ -49,7 +49,7 @@ def resolve_scale(system: str, scale: Scale) -> Scale:
 
 
 def build(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str, int],
-          shift_sections, chunk_frames: int):
+          shift_sections, chunk_frames: int, width: float = 1.0):
     """A fresh model of ``system`` for inputs (B, 1, chunk_frames, n_bins) (arguments: see
     :func:`asdlib.model.build_model`; direct systems use only the sizes)."""
     if is_direct(system):
@@ -59,7 +59,7 @@ def build(system: str, n_bins: int, n_sections: int, attribute_classes: dict[str
     from asdlib.model import build_model
 
     return build_model(system, n_bins=n_bins, n_sections=n_sections, attribute_classes=attribute_classes,
-                       shift_sections=shift_sections, chunk_frames=chunk_frames)
+                       shift_sections=shift_sections, chunk_frames=chunk_frames, width=width)
 
 
 def from_config(cfg: dict):

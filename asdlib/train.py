@@ -84,7 +84,8 @@ class RunConfig:
         s = d["scale"]
         base = get_scale(s["name"])
         scale = Scale(name=s["name"], synth=type(base.synth)(**s["synth"]),
-                      features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]))
+                      features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]),
+                      model=type(base.model)(**s.get("model", {})))
         return cls(system=d["system"], machine=d["machine"], data_root=d["data_root"], scale=scale,
                    seed=d["seed"], truth_dir=d.get("truth_dir"))
 
@@ -283,7 +284,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
                           attribute_classes=data.vocab.attribute_classes,
                           shift_sections=data.vocab.shift_sections,
-                          chunk_frames=settings.chunk_frames)
+                          chunk_frames=settings.chunk_frames, width=config.scale.model.width)
     identity = run_identity(config, data.vocab, model.describe())
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):

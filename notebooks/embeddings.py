@@ -23,7 +23,8 @@
 # the fan's noise type). Small dots are training clips, circles normal test clips and black-edged
 # crosses anomalous test clips. A section space that generalises groups clips by section whatever
 # their domain; the attribute space should instead spread clips by attribute value. Anomalies are
-# detected when they land away from the training clips of their section (Eq. 4).
+# detected when they land away from the training clips of their section (Eq. 4). The views show
+# the runs of training seed 0.
 
 # %% tags=["parameters"]
 data_root = ""      # the data set the study ran on (named in captions)
@@ -49,7 +50,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
@@ -68,11 +69,11 @@ import umap  # noqa: E402
 from IPython.display import Markdown, display
 
 from asdlib.data import domain_shift_key
-from asdlib.study import run_embeddings
+from asdlib.study.runs import run_embeddings, seed_folder
 
 
 def load_run(system, machine, mode):
-    found = run_embeddings(Path(study_dir) / system / machine, checkpoint, mode)
+    found = run_embeddings(seed_folder(Path(study_dir) / system / machine, 0), checkpoint, mode)
     if found is None:
         return None, None
     embeddings, clips = found

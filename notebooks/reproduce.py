@@ -59,7 +59,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent",))
 
@@ -116,6 +116,7 @@ if durations:
     per_system["total"] = per_system.sum(axis=1)
     display(per_system)
     display(Markdown(f"All runs together: **{runs['seconds'].sum() / 60:.1f} minutes** of run time "
-                     f"({len(runs)} runs; `make book` runs them {os.cpu_count()} at a time by default)."))
+                     f"({len(runs)} notebooks, each training and scoring every seed of one system on one machine; "
+                     f"`make book` runs them {os.cpu_count()} at a time by default)."))
 else:
     display(Markdown("No executed run notebooks found (the study was run another way)."))

@@ -11,14 +11,15 @@
 # ---
 
 # %% [markdown]
-# # One run: train and score one system on one machine
+# # One system on one machine: train and score each seed
 #
 # This notebook is run by papermill once per (system, machine) of the study (`make book`); it can
 # also be run on its own (in Colab: it installs asdlib and makes a smoke-scale synthetic data set
-# when given no data). It trains the system on every training clip of the machine (sections 00-05,
-# Sec. 3.2 of the paper), resuming if the run folder already holds checkpoints, then embeds every
-# clip and scores the test clips in each inference mode (Sec. 2.2, Eq. 4-5), writing the official
-# score files and a `summary.json` per mode into `run_dir/results/<mode>/`.
+# when given no data). For each training seed it trains the system on every training clip of the
+# machine (sections 00-05, Sec. 3.2 of the paper) into `run_dir/seed<k>/`, resuming if that folder
+# already holds checkpoints, then embeds every clip and scores the test clips in each inference mode
+# (Sec. 2.2, Eq. 4-5) under each checkpoint rule, writing the official score files and a
+# `summary.json` per rule and mode into `run_dir/seed<k>/results/<rule>/<mode>/`.
 
 # %% tags=["parameters"]
 system = "disent"       # sec_softmax, sec_arcface, mtl, disent, disent_split, adversarial
@@ -26,8 +27,8 @@ machine = "fan"
 scale = "smoke"         # smoke, quick or paper (asdlib/scales.py)
 data_root = ""          # a DCASE 2022 root; empty: generate a smoke-scale synthetic set
 truth_dir = ""          # the evaluator's folder (labels of the anonymised eval test clips)
-seed = 0
-run_dir = ""            # where checkpoints and results go; empty: runs/<system>/<machine>
+seeds = "0"             # training seeds, space-separated
+run_dir = ""            # where the seeds' run folders go; empty: runs/<system>/<machine>
 rules = "last best_dev" # checkpoint rules scored: "last" (no test labels), "best_dev" (the paper's rule)
 overrides = ""          # scale overrides, e.g. "train.epochs=10 train.embed_hop=8"
 
@@ -64,36 +65,38 @@ run_dir = Path(run_dir or Path("runs") / system / machine)
 import pandas as pd
 from IPython.display import Markdown, display
 
+from asdlib.data import index_dataset
 from asdlib.inference import score_run
+from asdlib.study.runs import seed_folder
 from asdlib.train import RunConfig, train
 
-config = RunConfig.create(system, machine, data_root, scale, seed=seed, truth_dir=truth_dir,
-                          overrides=overrides.split())
-last = train(config, run_dir, progress=False)
-log = pd.read_csv(run_dir / "train_log.csv")
-display(Markdown(f"**{system}** on **{machine}**, `{scale}` scale: {len(log)} epochs, "
-                 f"{log['seconds'].sum():.0f} s of training; last checkpoint `{last.name}`."))
+index = index_dataset(data_root, truth=truth_dir or None, machines=(machine,))
+logs, rows = {}, []
+for seed in [int(s) for s in seeds.split()]:
+    config = RunConfig.create(system, machine, data_root, scale, seed=seed, truth_dir=truth_dir,
+                              overrides=overrides.split())
+    folder = seed_folder(run_dir, seed)
+    train(config, folder, progress=False, index=index)
+    logs[seed] = pd.read_csv(folder / "train_log.csv")
+    for rule, modes in score_run(folder, rules=rules.split(), progress=False, index=index).items():
+        for mode, s in modes.items():
+            for part in ("dev", "eval"):
+                if s[part]:
+                    rows.append({"seed": seed, "rule": rule, "mode": mode, "epoch": s["checkpoint"]["epoch"],
+                                 "set": part, **{k: round(v, 4) for k, v in s[part].items()}})
+seconds = sum(log["seconds"].sum() for log in logs.values())
+display(Markdown(f"**{system}** on **{machine}**, `{scale}` scale, seeds {seeds}: {seconds:.0f} s of training."))
+display(pd.DataFrame(rows).set_index(["seed", "rule", "mode", "set"]))
 
 # %%
 import matplotlib.pyplot as plt
 
-accuracies = [c for c in log.columns if c.endswith("_acc")]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 2.6), constrained_layout=True)
-ax1.plot(log["epoch"], log["loss"])
+for seed, log in logs.items():
+    ax1.plot(log["epoch"], log["loss"], label=f"seed {seed}")
+    for column in [c for c in log.columns if c.endswith("_acc")]:
+        ax2.plot(log["epoch"], log[column], label=f"{column.replace('_acc', '')}, seed {seed}")
 ax1.set(xlabel="epoch", ylabel="training loss")
-for column in accuracies:
-    ax2.plot(log["epoch"], log[column], label=column.replace("_acc", ""))
 ax2.set(xlabel="epoch", ylabel="surrogate-task accuracy", ylim=(0, 1.02))
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=7)
 plt.show()
-
-# %%
-summaries = score_run(run_dir, rules=rules.split(), progress=False)
-rows = []
-for rule, modes in summaries.items():
-    for mode, s in modes.items():
-        for part in ("dev", "eval"):
-            if s[part]:
-                rows.append({"rule": rule, "mode": mode, "epoch": s["checkpoint"]["epoch"], "set": part,
-                             **{k: round(v, 4) for k, v in s[part].items()}})
-display(pd.DataFrame(rows).set_index(["rule", "mode", "set"]))

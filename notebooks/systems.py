@@ -81,7 +81,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines,
                                                          systems=("disent", "adversarial", "sec_softmax"))
@@ -89,7 +89,7 @@ study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, t
 # %% [markdown]
 # ## The adversary in this build
 #
-# Per machine, over the training epochs: the section classifier's accuracy, and the adversary's
+# Per machine, over the training epochs (one line per seed): the section classifier's accuracy, and the adversary's
 # accuracy against its chance level, with the reversal strength $\lambda$. Chance is what an
 # adversary that knows only the section achieves: always guessing the section's most frequent
 # domain-shift value (most training clips are source-domain clips, so this is well above one over
@@ -103,23 +103,27 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from asdlib.study import adversary_summary
+from asdlib.study.departures import adversary_summary
 
 summary = adversary_summary(study_dir)
 if len(summary):
-    fig, axes = plt.subplots(1, len(summary), figsize=(2.3 * len(summary) + 1, 2.6), sharey=True, squeeze=False)
-    for ax, (machine, last) in zip(axes[0], summary.iterrows()):
-        log = pd.read_csv(Path(study_dir) / "adversarial" / machine / "train_log.csv")
-        ax.plot(log["epoch"], log["section_acc"], label="section", color="tab:blue")
-        ax.plot(log["epoch"], log["shift_acc"], label="adversary", color="tab:red")
-        ax.axhline(last["shift_chance_acc"], label="adversary chance", color="tab:red", ls=":")
-        ax.plot(log["epoch"], log["grl_lambda"], label="reversal $\\lambda$", color="grey", lw=0.8)
+    machines_run = summary.index.get_level_values("machine").unique()
+    fig, axes = plt.subplots(1, len(machines_run), figsize=(2.3 * len(machines_run) + 1, 2.6), sharey=True,
+                             squeeze=False)
+    for ax, machine in zip(axes[0], machines_run):
+        for (_, seed), last in summary.loc[[machine]].iterrows():
+            log = pd.read_csv(Path(study_dir) / "adversarial" / machine / f"seed{seed}" / "train_log.csv")
+            first = seed == summary.loc[[machine]].index.get_level_values("seed")[0]
+            ax.plot(log["epoch"], log["section_acc"], color="tab:blue", lw=0.9, label="section" if first else None)
+            ax.plot(log["epoch"], log["shift_acc"], color="tab:red", lw=0.9, label="adversary" if first else None)
+            ax.plot(log["epoch"], log["grl_lambda"], color="grey", lw=0.7, label="reversal $\\lambda$" if first else None)
+        ax.axhline(summary.loc[[machine], "shift_chance_acc"].mean(), color="tab:red", ls=":", label="adversary chance")
         ax.set(title=machine, xlabel="epoch", ylim=(0, 1.02))
     axes[0][0].set_ylabel("training accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     plt.tight_layout()
     plt.show()
-    display(summary.style.format("{:.3f}"))
+    display(summary.groupby(level="machine").mean().style.format("{:.3f}"))
 else:
     display(Markdown("No adversarial run in this build."))
 
@@ -128,10 +132,14 @@ else:
 #
 # One row per departure still in the code. *Measured here* is computed from this build's runs where
 # the build holds both sides of the departure; otherwise it says what was measured, or why nothing
-# could be. Differences are in points of the official score (harmonic mean over machines and
-# sections, %), on the development set (dev) and the evaluation set (eval).
+# could be. Differences are paired (the same seeds and test clips for both sides), in points of the
+# official score (harmonic mean over machines and sections, %) ± half their 95 % interval, on the
+# development set (dev) and the evaluation set (eval).
 
 # %% tags=["full-width"]
-from asdlib.study import as_markdown, departures
+from asdlib.study.departures import as_markdown, departures
+from asdlib.study.load import load_study, rules_evidence
 
-display(Markdown(as_markdown(departures(study_dir, checkpoint))))
+study = load_study(study_dir, checkpoint)
+table = departures(study.evidence, rules_evidence(study_dir, study.evidence.n_resamples), summary, checkpoint)
+display(Markdown(as_markdown(table)))

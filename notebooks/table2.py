@@ -50,7 +50,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
@@ -58,35 +58,34 @@ study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, t
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from asdlib.study import beside, load_study, paper_numbers, setting_caption, table2
+from asdlib.study.evidence import table2
+from asdlib.study.load import load_study
+from asdlib.study.paper import beside, paper_numbers, setting_caption
 
-results, choices = load_study(study_dir, checkpoint)
-here = table2(results)
+study = load_study(study_dir, checkpoint)
+means, halves = table2(study.evidence)
 paper = paper_numbers(paper_results, "table2")
-display(Markdown("**Table 2.** Development set, harmonic means. " + setting_caption(results, data_root, scale)))
-display(beside(here, paper))
+display(Markdown("**Table 2.** Development set, harmonic means. "
+                 + setting_caption(data_root, scale, checkpoint, study.evidence.seeds, study.evidence.n_resamples)))
+display(beside(means, halves, paper))
 
 # %% [markdown]
 # Does the ordering of the systems carry over? Each point is one row of the table: the paper's
-# official score (x) against ours (y). Kendall's tau compares the two orderings of the systems the
-# paper and this build share (1: the same order, 0: unrelated). Levels differ by design (a
-# synthetic stand-in at a reduced scale); only the ordering can be compared.
+# official score (x) against ours (y, with its 95 % interval). Kendall's tau compares the two
+# orderings of the systems the paper and this build share (1: the same order, 0: unrelated). Levels
+# differ by design (a synthetic stand-in at a reduced scale); only the ordering can be compared.
 
 # %%
-from asdlib.plots import paper_against_here_figure
+from asdlib.plots import machine_bars, paper_against_here_figure
 
-paper_against_here_figure(here["hmean"], paper["hmean"], "official score, development set")
+paper_against_here_figure(means["hmean"], halves["hmean"], paper["hmean"], "official score, development set")
 plt.show()
 
 # %% [markdown]
-# The same numbers per machine as a picture (higher is better; the dashed line is chance).
+# The same numbers per machine as a picture (higher is better; the bars are 95 % intervals; the
+# dashed line is chance).
 
 # %%
-machine_cols = [c for c in here.columns if c not in ("AUC (S)", "AUC (T)", "pAUC", "hmean")]
-ax = here[machine_cols].T.plot(kind="bar", figsize=(10, 3.4), width=0.85, colormap="tab20")
-ax.set(ylabel="harmonic mean (dev)", ylim=(0.3, 1.0), xlabel="")
-ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-ax.legend(ncol=1, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-plt.xticks(rotation=0)
-plt.tight_layout()
+machine_bars(means, halves, [c for c in means.columns if c not in ("AUC (S)", "AUC (T)", "pAUC", "hmean")],
+             "harmonic mean (dev)")
 plt.show()

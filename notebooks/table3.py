@@ -45,7 +45,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl"))
 
@@ -55,37 +55,34 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from asdlib.plots import paper_against_here_figure
-from asdlib.study import beside, load_study, paper_numbers, setting_caption, table2, table3
+from asdlib.study.evidence import table2, table3
+from asdlib.study.load import load_study
+from asdlib.study.paper import beside, paper_numbers, setting_caption
 
-results, choices = load_study(study_dir, checkpoint)
-here = table3(results)
+study = load_study(study_dir, checkpoint)
+means, halves = table3(study.evidence)
 paper = paper_numbers(paper_results, "table3")
-display(Markdown("**Table 3.** Evaluation set (sections 03-05). " + setting_caption(results, data_root, scale)
+display(Markdown("**Table 3.** Evaluation set (sections 03-05). "
+                 + setting_caption(data_root, scale, checkpoint, study.evidence.seeds, study.evidence.n_resamples)
                  + " *Top rank* is the challenge's first-ranked system, which the paper cites; it has no row here."))
-display(beside(here, paper))
+display(beside(means, halves, paper))
 
 # %% [markdown]
 # Paper against here, one point per system, as for Table 2: the official score on the evaluation set.
 
 # %%
-paper_against_here_figure(here["score"], paper["score"], "official score, evaluation set")
+paper_against_here_figure(means["score"], halves["score"], paper["score"], "official score, evaluation set")
 plt.show()
 
 # %% [markdown]
 # Does the development set predict the evaluation set? Each point is one system: its official
-# score on the development set against the evaluation set. Systems far from the diagonal ranked
-# differently on the two sets, which is what makes choosing systems on the development set risky
-# (the paper's main lesson, taken up in Table 4).
+# score on the development set against the evaluation set, with 95 % intervals. Systems far from
+# the diagonal ranked differently on the two sets, which is what makes choosing systems on the
+# development set risky (the paper's main lesson, taken up in Table 4).
 
 # %%
-dev_eval = pd.DataFrame({"dev": table2(results)["hmean"], "eval": here["score"]}).dropna()
-fig, ax = plt.subplots(figsize=(4.6, 4.2))
-ax.scatter(dev_eval["dev"], dev_eval["eval"], color="tab:blue")
-for name, row in dev_eval.iterrows():
-    ax.annotate(name, (row["dev"], row["eval"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-low = min(dev_eval.min().min(), 0.45) - 0.02
-high = max(dev_eval.max().max(), 0.75) + 0.02
-ax.plot([low, high], [low, high], color="grey", lw=0.8, ls="--")
-ax.set(xlim=(low, high), ylim=(low, high), xlabel="official score, dev (00-02)", ylabel="official score, eval (03-05)")
-plt.tight_layout()
+from asdlib.plots import dev_against_eval
+
+dev_means, dev_halves = table2(study.evidence)
+dev_against_eval(dev_means["hmean"], dev_halves["hmean"], means["score"], halves["score"])
 plt.show()

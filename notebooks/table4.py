@@ -52,7 +52,7 @@ if importlib.util.find_spec("asdlib") is None:  # install from this notebook's c
                            "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
     importlib.invalidate_caches()
-from asdlib.study import ensure_study  # noqa: E402
+from asdlib.study.runs import ensure_study  # noqa: E402
 
 study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, truth_dir, machines, systems=("disent", "mtl", "sec_softmax"))
 
@@ -61,24 +61,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from asdlib.study import (MSL, TABLE4_NAMES, load_study, paper_msl_consistency, paper_numbers,
-                          setting_caption)
+from asdlib.study.load import load_study
+from asdlib.study.paper import paper_msl_consistency, paper_numbers, setting_caption
+from asdlib.study.tuning import summarise_choices
 
-results, choices = load_study(study_dir, checkpoint)
+study = load_study(study_dir, checkpoint)
 paper = paper_numbers(paper_results, "table4")
-ours = choices.T.astype(object)
-ours.loc[MSL] = ours.loc[MSL].map(lambda row: TABLE4_NAMES.get(row, row))
-rows = [r for r in paper.index if r in ours.index]
-
-
-def cell(row, machine):
-    value = ours.loc[row, machine] if machine in ours.columns else "-"
-    return f"{value:.2f}" if isinstance(value, float) else f"{value}"
-
-
-shown = pd.DataFrame({m: [f"{cell(r, m)} ({paper.loc[r, m]})" for r in rows] for m in paper.columns}, index=rows)
-display(Markdown("**Table 4.** Per-machine choices made on the development set, *here (paper)*. "
-                 + setting_caption(results, data_root, scale).split(" Cells read")[0]))
+ours = summarise_choices(study.choices)
+shown = pd.DataFrame({m: [f"{ours.loc[r, m] if r in ours.index and m in ours.columns else '-'} ({paper.loc[r, m]})"
+                          for r in paper.index] for m in paper.columns}, index=paper.index)
+display(Markdown("**Table 4.** Per-machine choices made on the development set, *here (paper)*. Here: the MSL "
+                 "choice made most often over the seeds (how often), and each weight's mean over seeds ± half "
+                 "its 95 % interval over resampled seeds. "
+                 + setting_caption(data_root, scale, checkpoint, study.evidence.seeds,
+                                   study.evidence.n_resamples).split(" Cells read")[0]))
 display(shown)
 
 # %% [markdown]
@@ -91,24 +87,31 @@ display(shown)
 # runs); we do not copy the paper's choices.
 
 # %%
-consistency = paper_msl_consistency(paper_numbers(paper_results, "table2"), paper)
-display(consistency)
+display(paper_msl_consistency(paper_numbers(paper_results, "table2"), paper))
 
 # %% [markdown]
 # ## Does tuning on the development set carry over?
 #
-# Official score (harmonic mean over machines and sections) of each tuned system minus that of its
-# untuned reference, from the same runs, on the development set (where it was tuned) and on the
-# evaluation set, in points (%).
+# Each tuned system's official score (harmonic mean over machines and sections) minus that of an
+# untuned reference from the same runs, on the development set (where it was tuned) and on the
+# evaluation set, in points (%), as paired differences with their 95 % intervals (the same seeds
+# and test clips resampled for both). References: Disent.Wt against Disent.Wt (0.5/0.5); MSL
+# against the single system with the best overall development score here; MSL+ANP against MSL.
 
 # %%
-from asdlib.study import tuning_gains
+from asdlib.study.claims import tuning_gains
 
-gains = tuning_gains(results)
-display(gains.style.format({"dev gain": lambda v: f"{100 * v:+.2f}", "eval gain": lambda v: f"{100 * v:+.2f}"}))
-ax = (100 * gains[["dev gain", "eval gain"]]).plot(kind="barh", figsize=(6.5, 2.4), color=["tab:blue", "tab:orange"])
+gains = tuning_gains(study.evidence)
+display(gains[["reference", "dev gain", "eval gain"]])
+fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.6 * len(gains)))
+for offset, (which, colour) in enumerate((("dev", "tab:blue"), ("eval", "tab:orange"))):
+    y = [i + 0.2 * (1 - 2 * offset) for i in range(len(gains))]
+    ax.errorbar(100 * gains[f"{which} mean"], y, xerr=100 * gains[f"{which} half"], fmt="o", color=colour,
+                label=f"{which} gain", capsize=2)
+ax.set_yticks(range(len(gains)), gains.index)
 ax.axvline(0, color="black", lw=0.8)
-ax.set(xlabel="gain in official score over the reference (points, %)", ylabel="")
+ax.set(xlabel="gain in official score over the reference (points, %)")
+ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
@@ -119,11 +122,12 @@ plt.show()
 # best development-set score (each inference mode choosing its own). That lets the development
 # test set choose the model. Every run of this study is scored both ways: with the last checkpoint,
 # which looks at no test label, and with the paper's rule. The table shows, for the paper's single
-# systems, what the dev-selected checkpoint gains on the development set and what of it is kept on
-# the evaluation set (official scores in %, gains in points).
+# systems, the official scores under each rule and what the dev-selected checkpoint gains on the
+# development set and keeps on the evaluation set (paired differences, points, 95 % intervals).
 
 # %%
-from asdlib.study import checkpoint_rules
+from asdlib.study.claims import checkpoint_table
+from asdlib.study.load import rules_evidence
 
-rules = checkpoint_rules(study_dir)
-display((100 * rules).style.format("{:.2f}").format("{:+.2f}", subset=["dev gain", "eval gain"]))
+both = rules_evidence(study_dir, study.evidence.n_resamples)
+display(checkpoint_table(both) if both is not None else Markdown("The runs were scored with one rule only."))

@@ -19,7 +19,7 @@ def make_book(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("book")
-    done = make_book(tmp, "MACHINES=fan", "SYSTEMS=disent mtl")
+    done = make_book(tmp, "MACHINES=fan", "SYSTEMS=disent mtl sec_softmax", "SEEDS=2")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return tmp / "build" / "_build" / "html"
 
@@ -30,6 +30,8 @@ def test_tables_hold_every_system_row_beside_the_paper(book):
     for row in ("Disent.Cat (S3)", "Disent.Sec", "Disent.Att", "Disent.Wt (S4)", "MTL", "MSL (S1)"):
         assert f">{row}<" in table2, row
     assert "(59.14)" in table2 and "(74.57)" in table2  # the paper's MTL fan and Disent.Wt hmean, beside ours
+    assert re.search(r"\d+\.\d ± \d+\.\d \(59\.14\)", table2)  # ours with its interval, beside the paper's
+    assert "2 training seeds" in table2
     assert "smoke" in table2 and "synthetic stand-in" in table2  # the caption names scale and data
     table3 = (book / "table3.html").read_text()
     assert ">fan AUC<" in table3 and ">score<" in table3
@@ -40,6 +42,10 @@ def test_tables_hold_every_system_row_beside_the_paper(book):
     assert "best dev" in table4  # both checkpoint rules side by side
     systems = (book / "systems.html").read_text()
     assert "measured here" in systems and "Disent.Cat (norm.)" in systems  # the departures table
+    assert "<table" in systems.split("Departures from the paper")[1]  # rendered as a table
+    claims = (book / "claims.html").read_text()
+    assert "ArcFace raises AUC (T) over softmax" in claims and "<table" in claims
+    assert "not resolved at this scale" in claims or "holds" in claims
 
 
 def test_figures_are_embedded(book):

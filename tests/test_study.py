@@ -1,92 +1,140 @@
-"""Tables 2-4 are built from the runs' summary files exactly as the paper defines them."""
+"""Tables 2-4, intervals and claims are built from the runs' files exactly as the paper and the book define them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import hmean
 
-from pathlib import Path
-
-from asdlib.study import (MSL, beside, collect, load_study, model_selection, paper_against_here,
-                          paper_msl_consistency, paper_numbers, table2, table3, tuning_gains)
+from asdlib.metrics import section_metrics
+from asdlib.names import format_clip_name
+from asdlib.study.claims import Claim, verdict
+from asdlib.study.evidence import Evidence, table2, table3
+from asdlib.study.load import load_study
+from asdlib.study.paper import beside, paper_against_here, paper_msl_consistency, paper_numbers
+from asdlib.study.rows import MSL
+from asdlib.study.runs import collect_scores
 
 REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ("00", "01", "02", "03", "04", "05")
 
 
-def _summary(path, system, mode, machine, values):
-    """values: section -> (auc_source, auc_target, pauc)."""
-    sections = [{"section": s, "auc_source": a, "auc_target": b, "pauc": c} for s, (a, b, c) in values.items()]
-    path = path / system / machine / "results" / "last" / mode / "summary.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"system": system, "mode": mode, "machine": machine, "sections": sections,
-                                "checkpoint": {"rule": "last", "epoch": 4}, "config": {"seed": 0}}))
+def _clips(machine):
+    """4 train + 8 test clips per section: 2 per (domain, label)."""
+    rows = []
+    for section in SECTIONS:
+        for i in range(4):
+            rows.append({"split": "train", "section": section, "domain": "source", "label": "normal",
+                         "name": format_clip_name(section, "source", "train", "normal", i, {"x": "1"})})
+        for i, (domain, label) in enumerate([(d, y) for d in ("source", "target") for y in ("normal", "anomaly")] * 2):
+            rows.append({"split": "test", "section": section, "domain": domain, "label": label,
+                         "name": format_clip_name(section, domain, "test", label, 10 + i, {"x": "1"})})
+    return pd.DataFrame(rows).assign(machine=machine, dataset="dev_data", attributes="{}")
+
+
+def write_run(study, system, machine, seed, modes: dict, clips):
+    """A run folder as score_run leaves it: scored/ (clips.csv, epoch_scores.npz) and summaries."""
+    run = study / system / machine / f"seed{seed}"
+    (run / "scored").mkdir(parents=True)
+    clips.to_csv(run / "scored" / "clips.csv", index=False)
+    np.savez(run / "scored" / "epoch_scores.npz", epochs=np.array([4]),
+             **{mode: np.asarray(scores)[None, :] for mode, scores in modes.items()})
+    for mode in modes:
+        folder = run / "results" / "last" / mode
+        folder.mkdir(parents=True)
+        folder.joinpath("summary.json").write_text(json.dumps(
+            {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
+             "checkpoint": {"rule": "last", "epoch": 4}}))
 
 
 @pytest.fixture
 def study(tmp_path):
+    """fan and valve, two seeds; Disent.Cat separates anomalies better than MTL, Disent.Sec in between."""
     rng = np.random.default_rng(0)
     for machine in ("fan", "valve"):
-        for system, mode in [("disent", "cat"), ("disent", "sec"), ("mtl", "mtl"), ("disent_split", "attr:pat")]:
-            values = {f"{s:02d}": tuple(rng.uniform(0.5, 0.9, 3)) for s in range(6)}
-            _summary(tmp_path, system, mode, machine, values)
+        clips = _clips(machine)
+        anomalous = (clips["label"] == "anomaly").to_numpy()
+        for seed in (0, 1):
+            def noisy(strength):
+                return strength * anomalous + rng.normal(size=len(clips))
+            write_run(tmp_path, "disent", machine, seed, {"cat": noisy(2.0), "sec": noisy(1.0)}, clips)
+            write_run(tmp_path, "mtl", machine, seed, {"mtl": noisy(0.5)}, clips)
     return tmp_path
 
 
-def test_collect_keeps_the_paper_rows(study):
-    results = collect(study)
-    assert set(results["row"]) == {"Disent.Cat (S3)", "Disent.Sec", "MTL"}
-    assert "disent_split:attr:pat" in set(collect(study, every_mode=True)["row"])
-    assert set(results["set"]) == {"dev", "eval"} and len(results) == 3 * 2 * 6
+def test_collect_scores_reads_every_clip_of_every_row_and_seed(study):
+    scores = collect_scores(study)
+    assert set(scores["row"]) == {"Disent.Cat (S3)", "Disent.Sec", "MTL"}
+    assert len(scores) == 3 * 2 * 2 * 6 * 12 and set(scores["seed"]) == {0, 1}
 
 
-def test_table2_is_the_harmonic_mean_of_9_and_21_and_63_values(study):
-    results = collect(study)
-    t2 = table2(results)
-    dev = results[(results["set"] == "dev") & (results["row"] == "MTL")]
-    fan = dev[dev["machine"] == "fan"][["auc_source", "auc_target", "pauc"]].to_numpy().ravel()
-    assert len(fan) == 9 and t2.loc["MTL", "fan"] == pytest.approx(hmean(fan), abs=1e-12)
-    assert t2.loc["MTL", "AUC (T)"] == pytest.approx(hmean(dev["auc_target"]), abs=1e-12)
-    every = dev[["auc_source", "auc_target", "pauc"]].to_numpy().ravel()
-    assert t2.loc["MTL", "hmean"] == pytest.approx(hmean(every), abs=1e-12)
-    assert list(t2.index) == ["Disent.Cat (S3)", "Disent.Sec", "MTL"]  # the paper's row order
+def _official(frame):
+    values = []
+    for _, part in frame.groupby(["machine", "section"]):
+        m = section_metrics((part["label"] == "anomaly").astype(int), part["score"], part["domain"])
+        values += list(m.values())
+    return hmean(values)
 
 
-def test_table3_uses_only_the_eval_sections(study):
-    results = collect(study)
-    t3 = table3(results)
-    ev = results[(results["set"] == "eval") & (results["row"] == "Disent.Cat (S3)") & (results["machine"] == "valve")]
-    assert t3.loc["Disent.Cat (S3)", "valve AUC"] == pytest.approx(hmean(np.r_[ev["auc_source"], ev["auc_target"]]))
-    assert t3.loc["Disent.Cat (S3)", "valve pAUC"] == pytest.approx(hmean(ev["pauc"]))
+def test_table_cells_are_means_over_seeds_of_harmonic_means(study):
+    scores = collect_scores(study)
+    means, halves = table2(Evidence(scores, n_resamples=50))
+    test = scores[(scores["split"] == "test") & (scores["row"] == "MTL")]
+    dev = test[test["section"].astype(int) < 3]
+    fan = np.mean([_official(dev[(dev["seed"] == s) & (dev["machine"] == "fan")]) for s in (0, 1)])
+    assert means.loc["MTL", "fan"] == pytest.approx(fan, abs=1e-12)
+    overall = np.mean([_official(dev[dev["seed"] == s]) for s in (0, 1)])
+    assert means.loc["MTL", "hmean"] == pytest.approx(overall, abs=1e-12)
+    assert list(means.index) == ["Disent.Cat (S3)", "Disent.Sec", "MTL"]  # the paper's row order
+    assert (halves > 0).all().all()
+    ev_means, _ = table3(Evidence(scores, n_resamples=50))
+    ev = test[(test["section"].astype(int) >= 3) & (test["machine"] == "valve")]
+    per_seed = []
+    for s in (0, 1):
+        part = ev[ev["seed"] == s]
+        aucs = []
+        for _, sec in part.groupby("section"):
+            m = section_metrics((sec["label"] == "anomaly").astype(int), sec["score"], sec["domain"])
+            aucs += [m["auc_source"], m["auc_target"]]
+        per_seed.append(hmean(aucs))
+    assert ev_means.loc["MTL", "valve AUC"] == pytest.approx(np.mean(per_seed), abs=1e-12)
 
 
-def test_msl_picks_the_best_dev_system_per_machine(study):
-    results, choices = load_study(study)
-    dev = results[results["set"] == "dev"]
-    for machine in ("fan", "valve"):
-        scores = {row: hmean(part[["auc_source", "auc_target", "pauc"]].to_numpy().ravel())
-                  for row, part in dev[dev["machine"] == machine].groupby("row") if row != MSL}
-        assert choices.loc[machine, MSL] == max(scores, key=scores.get)
-        msl = results[(results["row"] == MSL) & (results["machine"] == machine)]
-        chosen = results[(results["row"] == choices.loc[machine, MSL]) & (results["machine"] == machine)]
-        assert msl["auc_target"].tolist() == chosen["auc_target"].tolist()  # MSL's rows are the chosen system's
-    assert model_selection(collect(study)).to_dict() == choices[MSL].to_dict()
-    gains = tuning_gains(results)
-    single = {row: hmean(dev[dev["row"] == row][["auc_source", "auc_target", "pauc"]].to_numpy().ravel())
-              for row in ("Disent.Cat (S3)", "Disent.Sec", "MTL")}
-    assert gains.loc[MSL, "reference"] == max(single, key=single.get)
+def test_paired_differences_and_intervals(study):
+    evidence = Evidence(collect_scores(study), n_resamples=300)
+    same = evidence.difference("MTL", "MTL", "dev")
+    assert same.mean == 0 and same.low == 0 and same.high == 0
+    better = evidence.difference("Disent.Cat (S3)", "MTL", "dev")
+    assert better.mean > 0 and better.low < better.mean < better.high
+    assert better.mean == pytest.approx(evidence.cell("Disent.Cat (S3)", "dev").mean - evidence.cell("MTL", "dev").mean)
+    # pairing: the difference's interval is narrower than the sum of the two cells' half-widths
+    assert better.half < evidence.cell("Disent.Cat (S3)", "dev").half + evidence.cell("MTL", "dev").half
+    assert verdict(better, +1) in ("holds", "not resolved at this scale") and verdict(better, -1) != "holds"
 
 
-def test_paper_numbers_sit_beside_ours_in_percent(tmp_path, study):
+def test_msl_is_chosen_per_seed_on_dev(study):
+    loaded = load_study(study, n_resamples=20)
+    test = loaded.scores[(loaded.scores["split"] == "test")]
+    for (seed, machine), choice in loaded.choices[MSL].items():
+        part = test[(test["seed"] == seed) & (test["machine"] == machine) & (test["section"].astype(int) < 3)]
+        dev = {row: _official(p) for row, p in part.groupby("row") if row != MSL}
+        assert choice == max(dev, key=dev.get)
+        msl = part[part["row"] == MSL].sort_values("name")["score"].to_numpy()
+        assert np.array_equal(msl, part[part["row"] == choice].sort_values("name")["score"].to_numpy())
+
+
+def test_paper_numbers_sit_beside_ours_in_percent(tmp_path):
     csv = tmp_path / "paper.csv"
     csv.write_text("# comment\ntable,row,column,value,source\ntable2,MTL,fan,70.5,Table 2\n"
                    "table2,Top rank,fan,80.0,Table 3\ntable4,MSL (S1),fan,ArcFace,Table 4\n")
-    here = table2(collect(study))
-    shown = beside(here, paper_numbers(csv, "table2"))
-    assert shown.loc["MTL", "fan"] == f"{100 * here.loc['MTL', 'fan']:.2f} (70.50)"
-    assert shown.loc["MTL", "valve"].endswith("(-)")
+    means = pd.DataFrame({"fan": [0.61234], "valve": [0.5]}, index=["MTL"])
+    halves = pd.DataFrame({"fan": [0.0123], "valve": [0.02]}, index=["MTL"])
+    shown = beside(means, halves, paper_numbers(csv, "table2"))
+    assert shown.loc["MTL", "fan"] == "61.2 ± 1.2 (70.50)"
+    assert shown.loc["MTL", "valve"] == "50.0 ± 2.0 (-)"
     assert shown.loc["Top rank", "fan"] == "- (80.00)"  # a paper-only row is shown too
     assert paper_numbers(csv, "table4").loc[MSL, "fan"] == "ArcFace"
 
@@ -121,3 +169,12 @@ def test_kendall_tau_of_the_overall_scores():
     assert list(both.index) == ["A", "B", "C"] and tau == pytest.approx(1.0)
     both, tau, _ = paper_against_here(-here, paper)
     assert tau == pytest.approx(-1.0)
+
+
+def test_verdicts():
+    from asdlib.study.evidence import Estimate
+
+    assert verdict(Estimate(0.05, 0.01, 0.09, np.empty(0)), +1) == "holds"
+    assert verdict(Estimate(0.05, 0.01, 0.09, np.empty(0)), -1) == "contradicted"
+    assert verdict(Estimate(0.05, -0.01, 0.09, np.empty(0)), +1) == "not resolved at this scale"
+    assert Claim("x", "A", "B", "dev", "hmean").direction == 1

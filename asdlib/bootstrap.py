@@ -1,0 +1,118 @@
+"""Uncertainty of the official metrics: a bootstrap over training seeds and test clips.
+
+A number in the book (a system's official score, a table cell, a difference between two systems) is
+a mean over training seeds of a harmonic mean of per-section metrics. Its 95 % interval here covers
+both sources of chance that a rerun would meet:
+
+* **seeds**: the seeds are resampled with replacement (a rerun trains other seeds);
+* **test clips**: within each section, the test clips are resampled with replacement in each
+  stratum of (domain, label), so that every resample keeps the section's counts of normal and
+  anomalous clips per domain (a rerun meets other clips of the same kind).
+
+Every system is resampled with the *same* clip weights and the same seed draws, so a difference
+between two systems is a paired comparison (its interval is usually much narrower than either
+system's own). Resampling with replacement is done with integer weights on the original clips, and
+the metrics are computed on the weighted clips exactly as ``sklearn.metrics.roc_auc_score`` computes
+them on a list holding each clip as often as its weight says (:func:`weighted_roc_area`, tested
+against sklearn), vectorised over all resamples at once.
+
+The tuned systems (MSL, Disent.Wt, MSL+ANP) are tuned once per seed on the full development set;
+the bootstrap then resamples their evaluation, not their tuning. Imports numpy only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asdlib.metrics import EPS, MAX_FPR
+
+
+def weighted_roc_area(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
+                      max_fpr: float | None = None) -> np.ndarray:
+    """ROC AUC (or McClish-standardised partial AUC up to ``max_fpr``) of weighted clips, per weight row.
+
+    Args:
+        scores: (n,) anomaly scores (higher = more anomalous).
+        positive: (n,) bool, True for anomalous clips.
+        weights: (R, n) non-negative weights; row r counts clip i ``weights[r, i]`` times (0: left out).
+        max_fpr: None for the full AUC, else the pAUC's upper false-positive rate (official: 0.1).
+
+    Returns:
+        (R,) values equal to ``roc_auc_score(y, s, max_fpr=max_fpr)`` on the clips repeated by their
+        weights (ties handled as sklearn does: trapezoids through tied groups); NaN for a row whose
+        weights leave no positive or no negative clip (stratified resamples never do).
+    """
+    scores = np.asarray(scores, dtype=float)
+    positive = np.asarray(positive, dtype=bool)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    order = np.argsort(-scores, kind="stable")
+    ordered = scores[order]
+    ends = np.r_[np.flatnonzero(np.diff(ordered)), len(ordered) - 1]  # last index of each tied group
+    w = weights[:, order]
+    tps = np.cumsum(w * positive[order], axis=1)[:, ends]
+    fps = np.cumsum(w * ~positive[order], axis=1)[:, ends]
+    zero = np.zeros((len(w), 1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a row without positives or negatives: NaN
+        tpr = np.hstack([zero, tps]) / tps[:, -1:]
+        fpr = np.hstack([zero, fps]) / fps[:, -1:]
+    lo, hi_full = fpr[:, :-1], fpr[:, 1:]
+    limit = 1.0 if max_fpr is None else max_fpr
+    hi = np.minimum(hi_full, limit)
+    width = np.clip(hi - lo, 0.0, None)
+    span = hi_full - lo
+    frac = np.divide(width, span, out=np.zeros_like(width), where=span > 0)
+    tpr_hi = tpr[:, :-1] + frac * (tpr[:, 1:] - tpr[:, :-1])
+    area = np.sum(width * (tpr[:, :-1] + tpr_hi) / 2.0, axis=1)
+    if max_fpr is None:
+        return area
+    min_area, max_area = 0.5 * max_fpr ** 2, max_fpr
+    return 0.5 * (1.0 + (area - min_area) / (max_area - min_area))
+
+
+def section_metrics(scores: np.ndarray, anomalous: np.ndarray, target: np.ndarray,
+                    weights: np.ndarray) -> np.ndarray:
+    """The official AUC (source), AUC (target) and pAUC of one section under each weight row.
+
+    Args:
+        scores, anomalous, target: (n,) of the section's test clips (target: True for target domain).
+        weights: (R, n) clip weights (a row of ones gives the official numbers).
+
+    Returns:
+        (R, 3): AUC (S) over source normals and all anomalies, AUC (T) likewise, pAUC over all clips.
+    """
+    out = np.empty((len(weights), 3))
+    for column, domain_mask in enumerate((~target, target)):
+        keep = domain_mask | anomalous
+        out[:, column] = weighted_roc_area(scores[keep], anomalous[keep], weights[:, keep])
+    out[:, 2] = weighted_roc_area(scores, anomalous, weights, max_fpr=MAX_FPR)
+    return out
+
+
+def stratified_weights(strata: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(1 + n_resamples, n) integer clip weights: a first row of ones (the data as it is), then
+    resamples with replacement within each stratum (the counts per stratum are kept).
+
+    ``strata``: (n,) labels, e.g. ``domain + label`` of each test clip of one section.
+    """
+    strata = np.asarray(strata)
+    out = np.zeros((1 + n_resamples, len(strata)))
+    out[0] = 1.0
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        picks = rng.integers(0, len(members), size=(n_resamples, len(members)))
+        counts = np.zeros((n_resamples, len(members)))
+        np.add.at(counts, (np.arange(n_resamples)[:, None], picks), 1.0)
+        out[1:, members] = counts
+    return out
+
+
+def hmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Harmonic mean along ``axis`` with every value floored at ``EPS`` (as the official evaluator)."""
+    values = np.maximum(values, EPS)
+    return values.shape[axis] / np.sum(1.0 / values, axis=axis)
+
+
+def interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap ``draws`` (1-D)."""
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high)

@@ -1,0 +1,129 @@
+"""The rows tuned on the development set (the paper's Table 4), per training seed.
+
+* MSL (S1): per machine, the single system with the best development-set official score;
+* Disent.Wt (S4): per machine, w_S of Eq. 5 (w_A = 1 - w_S) on a 0.05 grid, on the development set;
+  under the ``best_dev`` checkpoint rule the checkpoint is chosen together with the weight;
+* MSL+ANP (S2): per machine, ``(1 - a) MSL + a ANP`` on a 0.05 grid, each system's scores first
+  standardised per section by the mean and standard deviation of its own training clips' scores
+  (so no test label makes them comparable).
+
+Every choice looks at development-set labels only (a test flips every evaluation label and checks
+that no choice moves). Each seed is tuned on its own runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from asdlib.metrics import harmonic_mean, labelled_section_metrics
+from asdlib.study.rows import DISENT_WT, GRID, METRICS, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
+from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, seed_folder
+
+W_S, W_A = "Disent. wt. (S4) w_S", "Disent. wt. (S4) w_A"
+ENS_MSL, ENS_ANP = "Ens. wt. (S2) MSL", "Ens. wt. (S2) ANP"
+
+
+def dev_official(test: pd.DataFrame, scores) -> float:
+    """Official score of ``scores`` over the development sections (00-02) of ``test`` (its clips,
+    indexed 0..m-1, with section, label and domain); NaN if it has none."""
+    rows = [r for r in labelled_section_metrics(test, np.asarray(scores)) if int(r["section"]) < 3]
+    return harmonic_mean([r[m] for r in rows for m in METRICS]) if rows else np.nan
+
+
+def _test(part: pd.DataFrame) -> pd.DataFrame:
+    return part[part["split"] == "test"].reset_index(drop=True)
+
+
+def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=GRID):
+    """The tuned rows' clip scores (columns as :func:`asdlib.study.runs.collect_scores`) and the choices
+    (one row per (seed, machine), Table 4's names as columns)."""
+    base = scores[~scores["row"].isin(TUNED)]
+    tuned, choices = [], []
+    for (seed, machine), part in base.groupby(["seed", "machine"]):
+        choice = {"seed": seed, "machine": machine}
+        rows = [r for r in MSL_CANDIDATES if r in set(part["row"])]
+        if rows:
+            dev = {r: dev_official(_test(part[part["row"] == r]), _test(part[part["row"] == r])["score"])
+                   for r in rows}
+            choice[MSL] = max(rows, key=lambda r: dev[r])  # first in the paper's order on a tie
+            tuned.append(part[part["row"] == choice[MSL]].assign(row=MSL))
+        disent = seed_folder(Path(study_dir) / "disent" / machine, seed)
+        if (disent / "scored" / "epoch_scores.npz").is_file() and {"sec", "att"} <= set(epoch_scores(disent)[1]):
+            frame, weight = _disent_wt(disent, rule, grid, machine, seed)
+            tuned.append(frame)
+            choice.update({W_S: weight, W_A: round(1 - weight, 2)})
+        if MSL in choice and "ANP-Boot" in set(part["row"]):
+            frame, a = _msl_anp(part[part["row"] == choice[MSL]], part[part["row"] == "ANP-Boot"], grid)
+            tuned.append(frame)
+            choice.update({ENS_MSL: round(1 - a, 2), ENS_ANP: a})
+        choices.append(choice)
+    frame = pd.concat(tuned, ignore_index=True)[SCORE_COLUMNS] if tuned else pd.DataFrame(columns=SCORE_COLUMNS)
+    return frame, pd.DataFrame(choices).set_index(["seed", "machine"])
+
+
+def _disent_wt(run: Path, rule: str, grid, machine: str, seed: int) -> tuple[pd.DataFrame, float]:
+    """Disent.Wt of one disent run: Eq. 5, ``w_S d_S + w_A d_A``, the per-space nearest-neighbour
+    distances being the run's ``sec`` and ``att`` mode scores at each checkpoint."""
+    epochs, saved = epoch_scores(run)
+    table = clips(run)
+    test = (table["split"] == "test").to_numpy()
+    tests = table[test].reset_index(drop=True)
+    tries = {}
+    for epoch in epochs if rule == "best_dev" else epochs[-1:]:
+        i = epochs.index(epoch)
+        for w in grid:
+            tries[epoch, float(w)] = dev_official(tests, w * saved["sec"][i, test] + (1 - w) * saved["att"][i, test])
+    epoch, weight = max(tries, key=tries.get)  # first best: earliest epoch, smallest w_S
+    i = epochs.index(epoch)
+    frame = table[["split", "section", "name", "domain", "label"]].assign(
+        row=DISENT_WT, system="disent", mode="wt", machine=machine, seed=seed, epoch=epoch,
+        score=weight * saved["sec"][i] + (1 - weight) * saved["att"][i])
+    return frame, weight
+
+
+def standardised(frame: pd.DataFrame) -> np.ndarray:
+    """A row's clip scores standardised per section by the mean and sd of its training clips' scores."""
+    train = frame[frame["split"] == "train"].groupby("section")["score"].agg(["mean", "std"])
+    mean = frame["section"].map(train["mean"]).to_numpy()
+    sd = np.maximum(frame["section"].map(train["std"]).to_numpy(), 1e-12)
+    return (frame["score"].to_numpy() - mean) / sd
+
+
+def _msl_anp(msl: pd.DataFrame, anp: pd.DataFrame, grid) -> tuple[pd.DataFrame, float]:
+    msl, anp = msl.sort_values("name", kind="stable"), anp.sort_values("name", kind="stable")
+    if msl["name"].tolist() != anp["name"].tolist():
+        raise ValueError(f"{msl['machine'].iloc[0]} seed {msl['seed'].iloc[0]}: MSL and ANP scored different clips")
+    a_scores, b_scores = standardised(msl), standardised(anp)
+    test = (msl["split"] == "test").to_numpy()
+    tests = msl[test].reset_index(drop=True)
+    dev = {float(a): dev_official(tests, ((1 - a) * a_scores + a * b_scores)[test]) for a in grid}
+    best = max(dev, key=dev.get)
+    return msl.assign(row=MSL_ANP, mode="ensemble", score=(1 - best) * a_scores + best * b_scores), best
+
+
+def summarise_choices(choices: pd.DataFrame, seed: int = 0, n_resamples: int = 1000) -> pd.DataFrame:
+    """Table 4's cells over seeds: per machine, the MSL choice made most often ("Disent.Sec (2/3)")
+    and each weight's mean over seeds ± half its 95 % interval over resampled seeds."""
+    from asdlib.bootstrap import interval
+    from asdlib.study.rows import TABLE4_NAMES
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for machine, part in choices.groupby(level="machine"):
+        cells = {}
+        for column in part.columns:
+            values = part[column].dropna()
+            if values.empty:
+                continue
+            if column == MSL:
+                counts = values.map(lambda r: TABLE4_NAMES.get(r, r)).value_counts()
+                cells[column] = f"{counts.index[0]} ({counts.iloc[0]}/{len(values)})"
+            else:
+                v = values.to_numpy(float)
+                draws = v[rng.integers(0, len(v), size=(n_resamples, len(v)))].mean(axis=1)
+                low, high = interval(draws)
+                cells[column] = f"{v.mean():.2f} ± {(high - low) / 2:.2f}"
+        out[machine] = cells
+    return pd.DataFrame(out)
