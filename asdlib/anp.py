@@ -70,7 +70,7 @@ _MEL64_FEATURES = FeatureSpec(n_fft=1024, hop=512, n_mels=64)   # half the bands
 
 # Per scale: input features and TrainSettings overrides (applied by asdlib.systems.resolve_scale).
 # paper: our reading of the WASPAA setting (128 mels, 5-frame patches, every patch scored; the
-# optimiser settings are ours). quick (4 s clips, 126 frames) and smoke (2 s, 63 frames) are sized
+# optimiser settings are ours). quick and smoke (2 s clips, 63 frames) are sized
 # for a 2-core CPU: quick trains and scores one machine in about 18 s of one CPU thread.
 SETTINGS = {
     "smoke": {"features": _MEL64_FEATURES,

@@ -37,7 +37,7 @@ N_HIDDEN_EACH_SIDE = 4
 _BASELINE_FEATURES = FeatureSpec(n_fft=1024, hop=512, n_mels=128)
 
 # Per scale: input features and TrainSettings overrides (applied by asdlib.systems.resolve_scale).
-# paper: the baseline's settings. quick (4 s clips, 126 frames) and smoke (2 s, 63 frames) are
+# paper: the baseline's settings. quick and smoke (2 s clips, 63 frames) are
 # sized for a 2-core CPU: quick (30 epochs of 64 windows per clip) trains + scores one machine in
 # ~20 s of one CPU thread.
 SETTINGS = {

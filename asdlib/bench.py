@@ -7,12 +7,22 @@
    batching across clips, pooling) / chunks/s of the bare ``model.embeddings`` forward on a batch
    already in memory.
 
+3. per-run overhead: the seconds a fresh process spends starting and importing what a run needs
+   (paid once per run notebook, whatever its length).
+
 Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20]``. Absolute figures
-are printed too (with the device), so GPU runs can be compared.
+are printed too (with the device), so GPU runs can be compared. The bench also measures how busy
+the machine's other processes kept its cores while it ran, and says so when the figures cannot be
+trusted (timings taken while another process holds a core are slower, and by how much depends on
+the OpenMP wait policy, which the Makefile sets to PASSIVE).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +37,30 @@ def _rate(fn, n_chunks_per_call: int, calls: int, warmup: int = 2) -> float:
         fn()
     sync()
     return n_chunks_per_call * calls / (time.perf_counter() - start)
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine in clock ticks, from /proc/stat (None elsewhere)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def _own_cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def startup_seconds() -> float:
+    """Seconds a fresh interpreter takes to start and import what a run needs (torch included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, asdlib.train, asdlib.inference, asdlib.study.load"],
+                   check=True)
+    return time.perf_counter() - start
 
 
 def sync():
@@ -54,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = get_scale(args.scale)
     device = pick_device()
+    machine_before, own_before, wall_before = _cpu_jiffies(), _own_cpu_seconds(), time.perf_counter()
     settings = scale.train
     torch.manual_seed(0)
 
@@ -66,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         data = TrainingSet.build(index, "fan", scale, cache_dir=tmp / "cache", progress=False)
         model = build_model(args.system, n_bins=scale.features.n_bins, n_sections=len(data.vocab.sections),
                             attribute_classes=data.vocab.attribute_classes,
-                            shift_sections=data.vocab.shift_sections)
+                            shift_sections=data.vocab.shift_sections, width=scale.model.width)
         model = model.to(device=device, memory_format=torch.channels_last)
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda"
@@ -117,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 model.embeddings(xb)
         bare_fwd = _rate(forward, 512, max(2, n_chunks // 512), warmup=1)
 
+    startup = startup_seconds()
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"asdlib bench: scale {args.scale} ({scale.features.n_bins} bins), system {args.system}, "
           f"batch {bs}, device {device} ({name})")
@@ -124,7 +160,26 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {full / bare:.3f} (goal >= 0.8)")
     print(f"  embedding : hop-1     {embed_rate:9.1f} chunks/s | bare fwd  {bare_fwd:9.1f} chunks/s | "
           f"ratio {embed_rate / bare_fwd:.3f}")
+    print(f"  per run   : {startup:.1f} s to start a process and import torch and asdlib")
+    print(load_report(machine_before, own_before, wall_before))
     return 0
+
+
+def load_report(machine_before, own_before: float, wall_before: float) -> str:
+    """How many cores other processes kept busy on average since the start of the bench, and whether
+    that makes the figures above untrustworthy."""
+    machine_after = _cpu_jiffies()
+    if machine_before is None or machine_after is None:
+        return "  load      : unknown (no /proc/stat)"
+    ticks = os.sysconf("SC_CLK_TCK")
+    wall = time.perf_counter() - wall_before
+    busy = (machine_after[0] - machine_before[0]) / ticks
+    others = max(0.0, busy - (_own_cpu_seconds() - own_before)) / wall
+    line = f"  load      : other processes kept {others:.2f} of {os.cpu_count()} cores busy on average"
+    if others > 0.25:
+        line += ("\n  WARNING: the machine was busy while the bench ran; these figures are slower than an idle "
+                 "machine's and cannot be compared with them. Run it again on a quiet machine.")
+    return line
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = ("asdlib.synth", "asdlib.data", "asdlib.train", "asdlib.inference", "asdlib.evaluate")
@@ -22,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch starts its OpenMP threads: idle threads sleep rather than spin, so a training run
+    # keeps its speed when another process holds a core (a user may still set it otherwise).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

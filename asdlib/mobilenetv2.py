@@ -52,8 +52,8 @@ BASELINE_WIDTH = 0.5
 
 # Per scale: input features and TrainSettings overrides (applied by asdlib.systems.resolve_scale).
 # paper: the baseline's patches (128 mels x 64 frames, hop 8) and fit settings (Adam lr 1e-5 for
-# 20 epochs, some 60,000 steps per model on the real data). quick (4 s clips, 126 frames) and
-# smoke (2 s, 63 frames): 64 mels x 32-frame patches, width 0.25 (default_width), and lr 1e-3 for
+# 20 epochs, some 60,000 steps per model on the real data). quick and smoke (2 s clips, 63
+# frames): 64 mels x 32-frame patches, width 0.25 (default_width), and lr 1e-3 for
 # the few hundred steps they take; quick trains + scores one machine in ~15 s of one CPU thread.
 # The input (log-mel dB, ~10 +- 5 on the synthetic data) is not normalised, as in the baseline, so
 # eval-mode batch norm needs some 30+ steps for running statistics that do not saturate every

@@ -80,7 +80,8 @@ for name, sc in SCALES.items():
                   "dev test": 4 * sc.synth.test_per_domain, "eval test": sc.synth.eval_test,
                   "STFT window/hop": f"{sc.features.n_fft}/{sc.features.hop}", "bins": sc.features.n_bins,
                   "epochs": sc.train.epochs, "batch": sc.train.batch_size, "lr": sc.train.lr,
-                  "checkpoint every": sc.train.checkpoint_every, "test chunk hop": sc.train.embed_hop}
+                  "checkpoint every": sc.train.checkpoint_every, "test chunk hop": sc.train.embed_hop,
+                  "MobileFaceNet width": sc.model.width}
 display(pd.DataFrame(rows).T)
 
 # %% [markdown]
