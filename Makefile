@@ -34,7 +34,7 @@ DATASTAMP := $(if $(DATA),$(STAMP),$(BUILD)/data/synth.json)
 BOOKSRC  := $(BUILD)/book
 SOURCES  := $(wildcard asdlib/*.py asdlib/*/*.py)
 # what a run's results depend on (the book-only modules are left out, so editing them reruns no training)
-RUN_SOURCES := $(filter-out asdlib/study/% asdlib/bench.py asdlib/evaluate.py asdlib/cli.py asdlib/plots.py \
+RUN_SOURCES := $(filter-out asdlib/study/% asdlib/bench.py asdlib/evaluate.py asdlib/cli.py asdlib/plots.py asdlib/explain.py \
                  asdlib/bootstrap.py,$(SOURCES))
 
 # Faster CPU training with jemalloc where it is installed (scripts/ensure-jemalloc.sh installs it).
@@ -110,8 +110,8 @@ study: $(RUNS)
 # ---------------------------------------------------------------------------------------------
 # The book's chapters: executed notebooks, each reading the data or the study's result files.
 # ---------------------------------------------------------------------------------------------
-CHAPTERS       := data systems table2 table3 table4 claims embeddings reproduce
-STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings reproduce
+CHAPTERS       := data systems table2 table3 table4 claims embeddings backends explanations reproduce
+STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings backends explanations reproduce
 NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
             -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
             -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("asdlib.synth", "asdlib.data", "asdlib.train", "asdlib.inference", "asdlib.evaluate")
+COMMANDS = ("asdlib.synth", "asdlib.data", "asdlib.train", "asdlib.inference", "asdlib.evaluate", "asdlib.explain")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -281,7 +281,7 @@ def register(subparsers) -> None:
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder for eval test labels")
     p.add_argument("--checkpoint", nargs="+", choices=CHECKPOINT_RULES, default=["last"], dest="rules",
                    help="checkpoint rule(s): 'last' (no test labels) and/or 'best_dev' (the paper's rule)")
-    p.add_argument("--backend", choices=("nn", "knn", "gmm"), default="nn")
+    p.add_argument("--backend", choices=("nn", "knn", "gmm", "mahalanobis"), default="nn")
     p.add_argument("--weights", type=float, nargs=2, default=(0.5, 0.5), metavar=("W_S", "W_A"),
                    help="Eq. 5 weights of the 'wt' mode")
     p.add_argument("--device", default=None)

@@ -12,7 +12,7 @@ paper's Sec. 3.3; the section is known from the file name). :meth:`score_train` 
 that the decision threshold (a gamma fit, ``shared/DATASET.md``) is fitted on.
 
 Backends by name (:func:`make_backend`): "nn" :class:`NearestNeighbourCosine` (Eq. 4), "knn"
-:class:`KNNMeanCosine`, "gmm" :class:`GaussianMixtureScorer`. Models with several embedding spaces
+:class:`KNNMeanCosine`, "gmm" :class:`GaussianMixtureScorer`, "mahalanobis" :class:`MahalanobisScorer`. Models with several embedding spaces
 are scored by :class:`SpaceScorer` / :func:`score_spaces` / :func:`score_spaces_train`.
 
 Imports numpy and scikit-learn only (no torch). All arithmetic is in float64.
@@ -187,11 +187,41 @@ class GaussianMixtureScorer(SectionBackend):
         return self._score_section(gmm, x)
 
 
-BACKENDS = {"nn": NearestNeighbourCosine, "knn": KNNMeanCosine, "gmm": GaussianMixtureScorer}
+class MahalanobisScorer(SectionBackend):
+    """Squared Mahalanobis distance to the section's training embeddings, with a Ledoit-Wolf
+    shrinkage covariance (scikit-learn), as is common for anomaly detection on embeddings.
+
+    Not in the paper. Embeddings are L2-normalised first when ``normalize``. :meth:`score_train` is
+    in-sample (each training clip under the mean and covariance fitted with it), so biased low.
+    """
+
+    def __init__(self, normalize: bool = True):
+        self.normalize = normalize
+
+    def _prepare(self, x):
+        return l2_normalise(x) if self.normalize else x
+
+    def _fit_section(self, x, sec):
+        from sklearn.covariance import LedoitWolf
+
+        if len(x) < 2:
+            raise ValueError(f"section {sec!r} has {len(x)} training clips; a covariance needs at least 2")
+        return LedoitWolf().fit(self._prepare(x))
+
+    def _score_section(self, model, x):
+        return model.mahalanobis(self._prepare(x))
+
+    def _score_train_section(self, model, x, sec):
+        return self._score_section(model, x)
+
+
+BACKENDS = {"nn": NearestNeighbourCosine, "knn": KNNMeanCosine, "gmm": GaussianMixtureScorer,
+            "mahalanobis": MahalanobisScorer}
 
 
 def make_backend(name: str, **kwargs) -> SectionBackend:
-    """A backend by name: "nn" (Eq. 4), "knn" (``k=``), "gmm" (``n_components=``, ``covariance_type=``, ...)."""
+    """A backend by name: "nn" (Eq. 4), "knn" (``k=``), "gmm" (``n_components=``, ``covariance_type=``, ...),
+    "mahalanobis"."""
     try:
         return BACKENDS[name](**kwargs)
     except KeyError:

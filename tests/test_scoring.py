@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from asdlib.scoring import (GaussianMixtureScorer, KNNMeanCosine, NearestNeighbourCosine, SpaceScorer,
-                            make_backend, nn_cosine_distance, score_spaces, score_spaces_train)
+from asdlib.scoring import (GaussianMixtureScorer, KNNMeanCosine, MahalanobisScorer, NearestNeighbourCosine,
+                            SpaceScorer, make_backend, nn_cosine_distance, score_spaces, score_spaces_train)
 
 
 @pytest.fixture
@@ -118,6 +118,22 @@ def test_gmm_scores_far_points_higher_and_is_seeded():
     assert gmm.score_train().shape == (200,)
     again = GaussianMixtureScorer(n_components=2, normalize=False).fit(train, ["00"] * 200)
     np.testing.assert_array_equal(again.score(far, ["00"] * 50), s_far)
+
+
+def test_mahalanobis_is_the_shrunk_covariance_distance_per_section():
+    from sklearn.covariance import LedoitWolf
+
+    rng = np.random.default_rng(1)
+    train = np.vstack([rng.normal(size=(40, 3)) * [1, 1, 0.1], rng.normal(size=(40, 3)) + 5])
+    sections = ["00"] * 40 + ["01"] * 40
+    scorer = MahalanobisScorer(normalize=False).fit(train, sections)
+    probe = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # as far in units, but along a tight axis first
+    scores = scorer.score(probe, ["00", "00"])
+    assert scores[0] > scores[1]
+    reference = LedoitWolf().fit(train[:40])
+    np.testing.assert_allclose(scores, reference.mahalanobis(probe), rtol=1e-10)
+    assert scorer.score_train().shape == (80,)
+    assert isinstance(make_backend("mahalanobis"), MahalanobisScorer)
 
 
 def test_make_backend_by_name():
