@@ -90,6 +90,9 @@ $(BOOKSRC)/%: book/%
 # ---------------------------------------------------------------------------------------------
 SYSTEMS ?= sec_softmax sec_arcface mtl disent disent_split adversarial ae mn anp
 SEEDS   ?= 3
+# the systems also scored with averaged weights (Beyond the paper: the top rank's pipeline)
+AVERAGED      ?= disent sec_arcface
+AVERAGE_RULES ?= average2
 STUDY   := $(BUILD)/study-$(SEEDS)seeds
 RUNS    := $(foreach s,$(SYSTEMS),$(foreach m,$(MACHINES),$(STUDY)/$(s)/$(m).ipynb))
 
@@ -101,7 +104,8 @@ $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
 	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
 	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -p seeds "$(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))" -p run_dir $(abspath $(STUDY)/$*) 2> $@.log \
+	  -p seeds "$(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))" -p run_dir $(abspath $(STUDY)/$*) \
+	  -p rules "last best_dev$(if $(filter $(AVERAGED),$(word 1,$(subst /, ,$*))), $(AVERAGE_RULES))" 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
 

@@ -300,6 +300,15 @@ class AttributeVocab:
         pair = (section, attributes.get(domain_shift_key(machine, section)))
         return self.shift_values.index(pair) if pair in self.shift_values else -1
 
+    @classmethod
+    def merged(cls, vocabs: dict[str, "AttributeVocab"]) -> "AttributeVocab":
+        """One vocabulary for several machines (training on all of them): every section, key and
+        domain-shift class prefixed with its machine (``fan/00``, ``fan/m-n``), in the given order."""
+        return cls(sections=tuple(f"{m}/{s}" for m, v in vocabs.items() for s in v.sections),
+                   keys=tuple(f"{m}/{k}" for m, v in vocabs.items() for k in v.keys),
+                   values={f"{m}/{k}": vals for m, v in vocabs.items() for k, vals in v.values.items()},
+                   shift_values=tuple((f"{m}/{s}", value) for m, v in vocabs.items() for s, value in v.shift_values))
+
     def as_dict(self) -> dict:
         return {"sections": list(self.sections), "keys": list(self.keys),
                 "values": {k: list(v) for k, v in self.values.items()},

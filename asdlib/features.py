@@ -107,6 +107,41 @@ class FeatureStore:
         return self.frames.shape[1]
 
 
+class ConcatFrames:
+    """The frame arrays of several stores read as one (n_total, n_bins) array: row ``r`` of the whole
+    is row ``r - start[k]`` of array ``k``. Supports integer-array and slice indexing (a slice must
+    lie within one array, as a clip's frames do)."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self.arrays = arrays
+        self.starts = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
+        self.shape = (int(self.starts[-1]), arrays[0].shape[1])
+        self.dtype = arrays[0].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        if isinstance(rows, slice):
+            k = int(np.searchsorted(self.starts, rows.start, side="right") - 1)
+            return self.arrays[k][rows.start - self.starts[k]:rows.stop - self.starts[k]]
+        rows = np.asarray(rows)
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        for k in np.unique(which):
+            pick = which == k
+            out[pick] = self.arrays[k][rows[pick] - self.starts[k]]
+        return out
+
+
+def concat_stores(stores: list[FeatureStore]) -> FeatureStore:
+    """Several machines' feature stores as one, clips in the given order (for training on all machines)."""
+    frames = ConcatFrames([s.frames for s in stores])
+    offsets = np.concatenate([s.offsets + start for s, start in zip(stores, frames.starts[:-1])])
+    return FeatureStore(frames=frames, offsets=offsets, lengths=np.concatenate([s.lengths for s in stores]),
+                        paths=[p for s in stores for p in s.paths])
+
+
 def _digest(paths: list[str]) -> str:
     h = hashlib.sha1()
     for path in paths:

@@ -10,7 +10,9 @@ For one run (one system, one machine; see :mod:`asdlib.train`):
    ``disent_split``; the single space otherwise) and checkpoint, score the test clips against the
    training clips of their section (Eq. 4, 5) and each training clip against the others
    (leave-one-out, for the decision threshold);
-3. per rule and mode, choose the checkpoint: ``"last"`` looks at no test label; ``"best_dev"``
+3. per rule and mode, choose the checkpoint: ``"last"`` looks at no test label; ``"average<K>"``
+   averages the weights of the last K checkpoints (batch norm recomputed; the top rank's pipeline,
+   :func:`asdlib.train.load_averaged_model`) and looks at no test label either; ``"best_dev"``
    takes the checkpoint with the best development-set official score *of that mode* (each mode
    chooses its own epoch, as the paper's rows do); the evaluation set's labels are never read for
    a choice;
@@ -29,6 +31,7 @@ so it never mixes the files of two scorings; the run folder is locked while it i
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,18 @@ from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
 from asdlib.train import RunConfig, list_checkpoints, load_model
 
 CHECKPOINT_RULES = ("last", "best_dev")
+AVERAGE_RULE = re.compile(r"^average(\d+)$")
+"""``average<K>``: the average of the weights of the last K checkpoints (batch norm recomputed)."""
+
+
+def check_rules(rules) -> tuple[str, ...]:
+    """The checkpoint rules, each ``last``, ``best_dev`` or ``average<K>`` (K >= 1); refuses others."""
+    rules = tuple(dict.fromkeys(rules))
+    bad = [r for r in rules if r not in CHECKPOINT_RULES and not AVERAGE_RULE.match(r)]
+    if bad or not rules:
+        raise ValueError(f"checkpoint rule(s) {bad or list(rules)}: choose from {', '.join(CHECKPOINT_RULES)} "
+                         "or average<K> (e.g. average2)")
+    return rules
 
 
 def inference_modes(spaces: list[str], weights: tuple[float, float] = (0.5, 0.5)) -> dict[str, dict]:
@@ -115,9 +130,11 @@ def scored_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "scored"
 
 
-def embeddings_path(run_dir: str | Path, epoch: int) -> Path:
-    """Where the pooled embeddings of every clip at ``epoch`` are saved (``scored/clips.csv`` order)."""
-    return scored_path(run_dir) / "embeddings" / f"epoch_{epoch:04d}.npz"
+def embeddings_path(run_dir: str | Path, epoch: int | str) -> Path:
+    """Where the pooled embeddings of every clip at ``epoch`` (a checkpoint, or an averaged model's
+    rule name such as ``average2``) are saved (``scored/clips.csv`` order)."""
+    name = f"epoch_{epoch:04d}" if isinstance(epoch, (int, np.integer)) else str(epoch)
+    return scored_path(run_dir) / "embeddings" / f"{name}.npz"
 
 
 def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_dir: str | Path | None = None,
@@ -126,7 +143,8 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
               index: pd.DataFrame | None = None) -> dict[str, dict[str, dict]]:
     """Score ``run_dir`` (see the module docstring). Returns ``{rule: {mode: summary}}``.
 
-    ``rules``: checkpoint rules among :data:`CHECKPOINT_RULES`; ``data_root`` / ``truth_dir`` default
+    ``rules``: checkpoint rules, :data:`CHECKPOINT_RULES` or ``average<K>`` (:data:`AVERAGE_RULE`);
+    ``data_root`` / ``truth_dir`` default
     to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or "gmm"; ``wt_weights`` are (w_S, w_A)
     of Eq. 5 for the ``wt`` mode; ``index``: the data set's :func:`asdlib.data.index_dataset`, if the
     caller has it already (it must be of that data root and truth).
@@ -142,12 +160,10 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
 
+    rules = check_rules(rules)
     clean_stale(run_dir)
     for rule in rules:
         clean_stale(run_dir / "results" / rule)
-    unknown = [r for r in rules if r not in CHECKPOINT_RULES]
-    if unknown or not rules:
-        raise ValueError(f"checkpoint rule(s) {unknown or rules!r}: choose from {CHECKPOINT_RULES}")
     meta = json.loads((run_dir / "config.json").read_text())
     config = RunConfig.from_dict(meta["run"])
     data_root = data_root or config.data_root
@@ -197,8 +213,26 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         keep = {e for picks in chosen.values() for e in picks.values()}
         outputs = {e: o for e, o in outputs.items() if e in keep or e == epochs[-1]}
 
+    # averaged weights: one model per average<K> rule, scored like a checkpoint
+    averages = [r for r in rules if AVERAGE_RULE.match(r)]
+    averaged_epochs = {}
+    for rule in averages:
+        from asdlib.train import load_averaged_model
+
+        batches = _training_chunks(features, train_idx, settings, device)
+        model, _, averaged_epochs[rule] = load_averaged_model(run_dir, int(AVERAGE_RULE.match(rule)[1]), batches,
+                                                              device)
+        if direct:
+            out = _direct_scores(model, features, np.arange(len(clips)), codes, settings, device, progress)
+        else:
+            out = _embed(model, features, np.arange(len(clips)), settings, pooling, device, progress)
+        for mode, kwargs in mode_specs.items():
+            per_epoch[rule, mode] = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
+        outputs[rule] = out
+
     # 3: each rule's checkpoint per mode
-    chosen = _choose_epochs(rules, mode_specs, needed, dev_curve)
+    chosen = _choose_epochs([r for r in rules if r not in averages], mode_specs, needed, dev_curve)
+    chosen.update({rule: {mode: rule for mode in mode_specs} for rule in averages})
     table = clips.drop(columns=["path"]).assign(attributes=[json.dumps(a) for a in clips["attributes"]])
     all_scores = {}
     for mode in mode_specs:
@@ -209,7 +243,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     with staged_folder(scored_path(run_dir)) as folder:
         write_atomic(folder / "clips.csv", table.to_csv(index=False))
         _save_npz(folder / "epoch_scores.npz", {"epochs": np.array(needed), **all_scores})
-        for epoch in sorted({e for picks in chosen.values() for e in picks.values()}):
+        for epoch in sorted({e for picks in chosen.values() for e in picks.values()}, key=str):
             _save_npz(folder / embeddings_path(run_dir, epoch).relative_to(scored_path(run_dir)),
                       {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
 
@@ -222,6 +256,9 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             selection = {"rule": rule, "epoch": epoch, "epochs": epochs}
             if rule == "best_dev":
                 selection["dev_hmean_per_epoch"] = dev_curve[mode]
+            if rule in averaged_epochs:
+                selection.update(averaged=averaged_epochs[rule], batch_norm="recomputed on one random chunk of "
+                                 "every training clip (torch.optim.swa_utils.update_bn)")
             with staged_folder(run_dir / "results" / rule / mode.replace(":", "-")) as folder:
                 thresholds = _write_official_files(folder, machine, test, scores, train_scores,
                                                    sections[train_idx])
@@ -240,6 +277,22 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                 write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
             summaries.setdefault(rule, {})[mode] = summary
     return summaries
+
+
+def _training_chunks(features, train_idx, settings, device):
+    """One random chunk of every training clip (seeded), in batches on ``device``: the batch-norm data
+    of an averaged model."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    chunks = []
+    for i in train_idx:
+        spec = np.asarray(features[i], dtype=np.float32)
+        start = rng.integers(0, len(spec) - settings.chunk_frames + 1)
+        chunks.append(spec[start:start + settings.chunk_frames])
+    x = torch.from_numpy(np.stack(chunks))[:, None]
+    return [x[i:i + settings.batch_size].to(device or "cpu").contiguous(memory_format=torch.channels_last)
+            for i in range(0, len(x), settings.batch_size) if len(x[i:i + settings.batch_size]) > 1]
 
 
 def _choose_epochs(rules, modes, epochs: list[int], dev_curve: dict) -> dict[str, dict[str, int]]:
@@ -279,8 +332,9 @@ def register(subparsers) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--data", type=Path, default=None, help="DCASE 2022 root (default: the run's)")
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder for eval test labels")
-    p.add_argument("--checkpoint", nargs="+", choices=CHECKPOINT_RULES, default=["last"], dest="rules",
-                   help="checkpoint rule(s): 'last' (no test labels) and/or 'best_dev' (the paper's rule)")
+    p.add_argument("--checkpoint", nargs="+", default=["last"], dest="rules", metavar="RULE",
+                   help="checkpoint rule(s): 'last' (no test labels), 'best_dev' (the paper's rule), "
+                        "'average<K>' (the weights of the last K checkpoints averaged, batch norm recomputed)")
     p.add_argument("--backend", choices=("nn", "knn", "gmm", "mahalanobis"), default="nn")
     p.add_argument("--weights", type=float, nargs=2, default=(0.5, 0.5), metavar=("W_S", "W_A"),
                    help="Eq. 5 weights of the 'wt' mode")

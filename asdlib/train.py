@@ -32,9 +32,12 @@ import pandas as pd
 import asdlib
 from asdlib.atomic import clean_stale, exclusive, write_atomic
 from asdlib.data import AttributeVocab, index_dataset
-from asdlib.features import FeatureStore, load_features
+from asdlib.features import FeatureStore, concat_stores, load_features
+from asdlib.names import MACHINES
 from asdlib.scales import Scale, get_scale
 from asdlib.systems import ALL_SYSTEMS
+
+ALL_MACHINES = "all"
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,29 +48,33 @@ class RunConfig:
     """What a run is: everything needed to repeat it."""
 
     system: str
-    machine: str
+    machine: str            # a machine, or "all": pre-training on every machine of the data set
     data_root: str
     scale: Scale
     seed: int = 0
     truth_dir: str | None = None
+    init: str | None = None  # a pre-trained run whose trunk and embedding layer start this one
 
     @classmethod
     def create(cls, system: str, machine: str, data_root: str | Path, scale: str, seed: int = 0,
-               truth_dir: str | Path | None = None, overrides: list[str] = ()) -> "RunConfig":
+               truth_dir: str | Path | None = None, overrides: list[str] = (),
+               init: str | Path | None = None) -> "RunConfig":
         """The configuration of a run: the named scale as ``system`` uses it (a direct system brings
         its own features and training settings, :func:`asdlib.systems.resolve_scale`), then
         ``overrides`` such as ``["train.epochs=10"]``."""
         from asdlib.systems import resolve_scale
 
-        from asdlib.names import MACHINES
-
         if system not in ALL_SYSTEMS:
             raise ValueError(f"unknown system {system!r}; choose one of {', '.join(ALL_SYSTEMS)}")
-        if machine not in MACHINES:
-            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)}")
+        if machine not in MACHINES and machine != ALL_MACHINES:
+            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)} or "
+                             f"{ALL_MACHINES!r} (pre-training on every machine)")
+        if init and not (Path(init) / "config.json").is_file():
+            raise ValueError(f"--init {init}: not a run folder (no config.json)")
         resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
         return cls(system=system, machine=machine, data_root=str(Path(data_root).resolve()), scale=resolved,
-                   seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()))
+                   seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()),
+                   init=None if not init else str(Path(init).resolve()))
 
     @property
     def lr(self) -> float:
@@ -75,9 +82,12 @@ class RunConfig:
         return self.scale.train.lr_toycar if self.machine == "ToyCar" else self.scale.train.lr
 
     def as_dict(self) -> dict:
-        return {"system": self.system, "machine": self.machine, "data_root": str(self.data_root),
-                "truth_dir": None if self.truth_dir is None else str(self.truth_dir), "seed": self.seed,
-                "scale": self.scale.as_dict()}
+        out = {"system": self.system, "machine": self.machine, "data_root": str(self.data_root),
+               "truth_dir": None if self.truth_dir is None else str(self.truth_dir), "seed": self.seed,
+               "scale": self.scale.as_dict()}
+        if self.init:
+            out["init"] = self.init
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
@@ -87,7 +97,7 @@ class RunConfig:
                       features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]),
                       model=type(base.model)(**s.get("model", {})))
         return cls(system=d["system"], machine=d["machine"], data_root=d["data_root"], scale=scale,
-                   seed=d["seed"], truth_dir=d.get("truth_dir"))
+                   seed=d["seed"], truth_dir=d.get("truth_dir"), init=d.get("init"))
 
 
 def code_version() -> dict:
@@ -153,6 +163,26 @@ class TrainingSet:
         shift = np.array([vocab.encode_shift(machine, s, a) for s, a in zip(clips["section"], clips["attributes"])],
                          dtype=np.int64)
         return cls(clips, features, vocab, section, attributes, shift)
+
+    @classmethod
+    def merge(cls, sets: dict[str, "TrainingSet"]) -> "TrainingSet":
+        """Several machines' training sets as one (pre-training on all machines): the section classes of
+        every machine side by side (42 for seven machines of six sections), every machine's attribute
+        keys as columns of their own (-1 for the other machines' clips), the vocabularies merged
+        (:meth:`asdlib.data.AttributeVocab.merged`)."""
+        n_keys = [len(t.vocab.keys) for t in sets.values()]
+        attributes = np.full((sum(len(t.clips) for t in sets.values()), sum(n_keys)), -1, dtype=np.int64)
+        sections, shifts, row, column, section_base, shift_base = [], [], 0, 0, 0, 0
+        for t, keys in zip(sets.values(), n_keys):
+            attributes[row:row + len(t.clips), column:column + keys] = t.attributes
+            sections.append(t.section + section_base)
+            shifts.append(np.where(t.shift >= 0, t.shift + shift_base, -1))
+            row, column = row + len(t.clips), column + keys
+            section_base, shift_base = section_base + len(t.vocab.sections), shift_base + len(t.vocab.shift_values)
+        return cls(clips=pd.concat([t.clips for t in sets.values()], ignore_index=True),
+                   features=concat_stores([t.features for t in sets.values()]),
+                   vocab=AttributeVocab.merged({m: t.vocab for m, t in sets.items()}),
+                   section=np.concatenate(sections), attributes=attributes, shift=np.concatenate(shifts))
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int, chunk_frames: int, chunks_per_clip: int = 1):
         """Batches of epoch ``epoch``: ``chunks_per_clip`` random chunks per clip (paper: one), in a
@@ -221,6 +251,11 @@ def run_identity(config: RunConfig, vocab: AttributeVocab, model_config: dict) -
     return json.loads(json.dumps({"run": config.as_dict(), "vocab": vocab.as_dict(), "model": model_config}))
 
 
+def identity_of(meta: dict) -> dict:
+    """The identity part of a run's ``config.json`` (all but the code version)."""
+    return {k: v for k, v in meta.items() if k != "code"}
+
+
 def prepare_run(run_dir: Path, identity: dict) -> None:
     """Write ``config.json``, or check that an existing run folder holds the same configuration."""
     path = Path(run_dir) / "config.json"
@@ -256,6 +291,37 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
     return state
 
 
+def pretrained_identity(run_dir: str | Path) -> dict:
+    """What a fine-tuned run starts from: the pre-trained run folder, its last checkpoint and that
+    file's SHA-256 (so a changed pre-training is a changed configuration)."""
+    import hashlib
+
+    epochs = list_checkpoints(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"--init {run_dir}: no checkpoint; pre-train it first")
+    path = checkpoint_path(run_dir, epochs[-1])
+    return {"run": str(Path(run_dir).resolve()), "epoch": epochs[-1],
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def start_from_pretrained(model, run_dir: str | Path, device) -> list[str]:
+    """Copy a pre-trained run's trunk and embedding layer (its last checkpoint) into ``model``; the
+    classifiers, whose classes differ (one machine's sections and attributes), start afresh.
+    Returns the names of the tensors copied."""
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text())
+    state = load_checkpoint(run_dir, list_checkpoints(run_dir)[-1], device,
+                            identity_of(meta))["model"]
+    own = model.state_dict()
+    shared = [k for k in state if k.startswith(("trunk.", "embedding.")) and k in own]
+    wrong = [k for k in shared if own[k].shape != state[k].shape]
+    if wrong or not shared:
+        raise ValueError(f"--init {run_dir}: its network does not fit this run's "
+                         f"({', '.join(wrong[:3]) or 'no trunk'}); pre-train with the same system, scale and width")
+    model.load_state_dict({**own, **{k: state[k] for k in shared}})
+    return shared
+
+
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the message names the run, epoch, batch and any bad input clips."""
 
@@ -276,9 +342,15 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     run_dir = Path(run_dir)
     settings = config.scale.train
     config.scale.validate()
+    machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
-        index = index_dataset(config.data_root, truth=config.truth_dir, machines=(config.machine,))
-    data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
+        index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
+    if machines is None:
+        present = [m for m in MACHINES if (index["machine"] == m).any()]
+        data = TrainingSet.merge({m: TrainingSet.build(index, m, config.scale, cache_dir=cache_dir, progress=progress)
+                                  for m in present})
+    else:
+        data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
     device = pick_device(device)
     torch.manual_seed(config.seed)
     model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
@@ -286,6 +358,8 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
                           shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames, width=config.scale.model.width)
     identity = run_identity(config, data.vocab, model.describe())
+    if config.init:
+        identity["init"] = pretrained_identity(config.init)
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):
             clean_stale(folder)
@@ -303,6 +377,8 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
     done = list_checkpoints(run_dir)
     first_epoch = 1
     log_rows: list[dict] = []
+    if config.init and not done:
+        start_from_pretrained(model, config.init, device)
     if done:
         state = load_checkpoint(run_dir, done[-1], device, identity)
         model.load_state_dict(state["model"])
@@ -387,9 +463,43 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
     epoch = epochs[-1] if epoch is None else epoch
     device = pick_device(device)
     model = systems.from_config(meta["model"])
-    state = load_checkpoint(run_dir, epoch, device, {k: meta.get(k) for k in ("run", "vocab", "model")})
+    state = load_checkpoint(run_dir, epoch, device, identity_of(meta))
     model.load_state_dict(state["model"])
     return model.to(device=device, memory_format=torch.channels_last).eval(), meta
+
+
+def load_averaged_model(run_dir: str | Path, k: int, batches, device: str | None = None):
+    """The average of the weights of the run's last ``k`` checkpoints, in eval mode, with its batch-norm
+    statistics recomputed (the top rank's "average model weights from multiple epochs"; SWA).
+
+    Every floating-point parameter and buffer is the exact mean of the ``k`` checkpoints' values; the
+    batch-norm running means and variances of such an average describe no network that ran, so they
+    are then recomputed as SWA prescribes, by ``torch.optim.swa_utils.update_bn`` over ``batches``
+    (an iterable of input chunks (B, 1, T, F): the caller passes training chunks). With ``k = 1``
+    it is the last checkpoint with recomputed statistics.
+
+    Returns ``(model, config_json, epochs averaged)``.
+    """
+    import torch
+    from torch.optim.swa_utils import update_bn
+
+    run_dir = Path(run_dir)
+    epochs = list_checkpoints(run_dir)
+    if not 1 <= k <= len(epochs):
+        raise ValueError(f"{run_dir}: cannot average the last {k} checkpoints; it has {len(epochs)} ({epochs})")
+    chosen = epochs[-k:]
+    model, meta = load_model(run_dir, epoch=chosen[-1], device=device)
+    identity = identity_of(meta)
+    states = [load_checkpoint(run_dir, e, model_device(model), identity)["model"] for e in chosen]
+    averaged = {name: (sum(s[name].double() for s in states) / k).to(value.dtype) if value.is_floating_point()
+                else value for name, value in states[-1].items()}
+    model.load_state_dict(averaged)
+    update_bn(batches, model, device=model_device(model))
+    return model.eval(), meta, chosen
+
+
+def model_device(model):
+    return next(model.parameters()).device
 
 
 def _float32(outputs: dict) -> dict:
@@ -404,7 +514,7 @@ def _float32(outputs: dict) -> dict:
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one system on one machine (resumes an interrupted run)")
     p.add_argument("--data", required=True, type=Path, help="DCASE 2022 root (dev_data/, eval_data/)")
-    p.add_argument("--machine", required=True)
+    p.add_argument("--machine", required=True, help="a machine, or 'all' to pre-train on every machine")
     p.add_argument("--system", required=True, choices=ALL_SYSTEMS,
                    help="the paper's MobileFaceNet systems, or ae, mn (the DCASE baselines), anp")
     p.add_argument("--scale", default="quick")
@@ -413,6 +523,8 @@ def register(subparsers) -> None:
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder (not needed for training)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scale setting, e.g. --set train.epochs=10")
+    p.add_argument("--init", type=Path, default=None,
+                   help="a pre-trained run (--machine all) whose trunk and embedding layer this run starts from")
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cli_train)
 
@@ -439,7 +551,7 @@ def parse_overrides(items: list[str], scale: Scale) -> Scale:
 
 def _cli_train(args) -> int:
     config = RunConfig.create(args.system, args.machine, args.data, args.scale, seed=args.seed,
-                              truth_dir=args.truth, overrides=args.overrides)
+                              truth_dir=args.truth, overrides=args.overrides, init=args.init)
     last = train(config, args.out, device=args.device)
     print(f"trained {args.system} on {args.machine}: {last}")
     return 0

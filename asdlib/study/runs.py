@@ -46,26 +46,46 @@ def epoch_scores(run: str | Path) -> tuple[list[int], dict[str, np.ndarray]]:
     return saved["epochs"].tolist(), {k: saved[k] for k in saved.files if k != "epochs"}
 
 
+def result_scores(run: str | Path, rule: str, mode: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The clip scores a run's result folder holds: its official anomaly score files (test clips) and
+    ``train_scores.csv`` (training clips, leave-one-out), with each clip's split, section, name,
+    domain and label (from ``scored/clips.csv``, or ``table`` when given)."""
+    from asdlib.metrics import anomaly_score_file_name, read_score_csv
+
+    run = Path(run)
+    folder = run / "results" / rule / mode.replace(":", "-")
+    table = clips(run) if table is None else table
+    scores = dict(pd.read_csv(folder / "train_scores.csv", dtype={"section": str})[["name", "score"]].itertuples(
+        index=False, name=None))
+    machine = run.parent.name
+    for section in table.loc[table["split"] == "test", "section"].unique():
+        scores.update(read_score_csv(folder / anomaly_score_file_name(machine, section)))
+    out = table[["split", "section", "name", "domain", "label"]].copy()
+    out["score"] = out["name"].map(scores)
+    if out["score"].isna().any():
+        missing = out.loc[out["score"].isna(), "name"].head(3).tolist()
+        raise ValueError(f"{folder}: no score for clips of the run's clip table, e.g. {missing}")
+    return out
+
+
 def collect_scores(study_dir: str | Path, rule: str = "last", every_mode: bool = False) -> pd.DataFrame:
     """Every clip's score of every run and mode under checkpoint ``rule``: columns :data:`SCORE_COLUMNS`.
 
-    Test clips carry their test score; training clips (``split`` "train") their leave-one-out score
-    (the decision threshold's, and what makes two systems' scores comparable in an ensemble). Modes
-    the paper has no row for (each attribute space of ``disent_split`` alone) are left out unless
-    ``every_mode``; they are then named ``system:mode``.
+    Read from each result folder (:func:`result_scores`): test clips carry their test score, training
+    clips (``split`` "train") their leave-one-out score (the decision threshold's, and what makes two
+    systems' scores comparable in an ensemble). Modes the paper has no row for (each attribute space
+    of ``disent_split`` alone) are left out unless ``every_mode``; they are then named ``system:mode``.
     """
-    frames, cache = [], {}
+    frames, tables = [], {}
     for run, s in summaries(study_dir, rule):
         key = (s["system"], s["mode"])
         if key not in ROW_NAMES and not every_mode:
             continue
-        if run not in cache:
-            cache[run] = (clips(run), *epoch_scores(run))
-        table, epochs, scores = cache[run]
-        epoch = s["checkpoint"]["epoch"]
-        frames.append(table[["split", "section", "name", "domain", "label"]].assign(
+        if run not in tables:
+            tables[run] = clips(run)
+        frames.append(result_scores(run, rule, s["mode"], tables[run]).assign(
             row=ROW_NAMES.get(key, f"{key[0]}:{key[1]}"), system=s["system"], mode=s["mode"], machine=s["machine"],
-            seed=int(s["config"]["seed"]), epoch=epoch, score=scores[s["mode"]][epochs.index(epoch)]))
+            seed=int(s["config"]["seed"]), epoch=s["checkpoint"]["epoch"]))
     if not frames:
         raise FileNotFoundError(f"{study_dir}: no scored mode of a table row under rule {rule!r}")
     return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]

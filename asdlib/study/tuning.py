@@ -12,6 +12,7 @@ that no choice moves). Each seed is tuned on its own runs.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 
 from asdlib.metrics import harmonic_mean, labelled_section_metrics
 from asdlib.study.rows import DISENT_WT, GRID, METRICS, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
-from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, seed_folder
+from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, result_scores, seed_folder
 
 W_S, W_A = "Disent. wt. (S4) w_S", "Disent. wt. (S4) w_A"
 ENS_MSL, ENS_ANP = "Ens. wt. (S2) MSL", "Ens. wt. (S2) ANP"
@@ -50,7 +51,7 @@ def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=G
             choice[MSL] = max(rows, key=lambda r: dev[r])  # first in the paper's order on a tie
             tuned.append(part[part["row"] == choice[MSL]].assign(row=MSL))
         disent = seed_folder(Path(study_dir) / "disent" / machine, seed)
-        if (disent / "scored" / "epoch_scores.npz").is_file() and {"sec", "att"} <= set(epoch_scores(disent)[1]):
+        if all((disent / "results" / rule / mode / "summary.json").is_file() for mode in ("sec", "att")):
             frame, weight = _disent_wt(disent, rule, grid, machine, seed)
             tuned.append(frame)
             choice.update({W_S: weight, W_A: round(1 - weight, 2)})
@@ -65,21 +66,25 @@ def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=G
 
 def _disent_wt(run: Path, rule: str, grid, machine: str, seed: int) -> tuple[pd.DataFrame, float]:
     """Disent.Wt of one disent run: Eq. 5, ``w_S d_S + w_A d_A``, the per-space nearest-neighbour
-    distances being the run's ``sec`` and ``att`` mode scores at each checkpoint."""
-    epochs, saved = epoch_scores(run)
+    distances being the run's ``sec`` and ``att`` mode scores: at every checkpoint under ``best_dev``
+    (the checkpoint is chosen with the weight), else those of the rule's result folders."""
     table = clips(run)
+    if rule == "best_dev":
+        epochs, saved = epoch_scores(run)
+        candidates = {epoch: (saved["sec"][i], saved["att"][i]) for i, epoch in enumerate(epochs)}
+    else:
+        sec, att = (result_scores(run, rule, mode, table)["score"].to_numpy() for mode in ("sec", "att"))
+        candidates = {json.loads((run / "results" / rule / "sec" / "summary.json").read_text())["checkpoint"]["epoch"]:
+                      (sec, att)}
     test = (table["split"] == "test").to_numpy()
     tests = table[test].reset_index(drop=True)
-    tries = {}
-    for epoch in epochs if rule == "best_dev" else epochs[-1:]:
-        i = epochs.index(epoch)
-        for w in grid:
-            tries[epoch, float(w)] = dev_official(tests, w * saved["sec"][i, test] + (1 - w) * saved["att"][i, test])
+    tries = {(epoch, float(w)): dev_official(tests, w * d_s[test] + (1 - w) * d_a[test])
+             for epoch, (d_s, d_a) in candidates.items() for w in grid}
     epoch, weight = max(tries, key=tries.get)  # first best: earliest epoch, smallest w_S
-    i = epochs.index(epoch)
+    d_s, d_a = candidates[epoch]
     frame = table[["split", "section", "name", "domain", "label"]].assign(
         row=DISENT_WT, system="disent", mode="wt", machine=machine, seed=seed, epoch=epoch,
-        score=weight * saved["sec"][i] + (1 - weight) * saved["att"][i])
+        score=weight * d_s + (1 - weight) * d_a)
     return frame, weight
 
 
