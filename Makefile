@@ -5,8 +5,10 @@
 #   make book SCALE=smoke MACHINES=fan a tiny build (what the tests do)
 #   make book SCALE=paper DATA=/path/to/dcase2022 [TRUTH=/path/to/evaluator]
 #   make book CHECKPOINT=best_dev      tables with the paper's checkpoint rule (every run is scored both ways)
+#   make book OVERRIDES="train.epochs=20"   scale settings changed for every run
 #   make -j 2 book                     independent notebook runs in parallel
 #   make book SEEDS=5                  training seeds per system and machine (default 3)
+#   make -j 64 -k book LAUNCH="srun --gres=gpu:1 --cpus-per-task=8"   every run through SLURM
 #   make clean                         remove the built books, keep data and feature caches
 
 SHELL := /bin/bash
@@ -20,6 +22,7 @@ MACHINES ?= ToyCar ToyTrain bearing fan gearbox slider valve
 DATA     ?=
 TRUTH    ?=
 CHECKPOINT ?= last
+OVERRIDES  ?=
 
 VENV  := .venv
 STAMP := $(VENV)/.installed
@@ -44,6 +47,12 @@ NPROC    := $(shell nproc 2>/dev/null || echo 1)
 JOBS      = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 THREADS   = $(shell j='$(JOBS)'; j=$${j:-1}; t=$$(( $(NPROC) / j )); echo $$(( t > 0 ? t : 1 )))
 JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+# LAUNCH: a prefix that hands each run (a system on a machine, all its seeds) to a cluster scheduler,
+# e.g. LAUNCH="srun --gres=gpu:1 --cpus-per-task=8 --time=24:00:00"; make waits for each, reruns only
+# stale runs, and a run killed at its time limit resumes from its last checkpoint at the next make.
+# Inside a job the threads come from the allocation (scripts/job-threads.sh), not from this host.
+LAUNCH   ?=
+LAUNCHED  = $(LAUNCH) $(RUN) scripts/job-threads.sh
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning, so a run keeps its speed
 # when another process holds a core (measured: a 2-thread step 18x slower under load without it).
 RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(,)muzzy_decay_ms:-1) \
@@ -51,7 +60,7 @@ RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_
       OMP_WAIT_POLICY=PASSIVE
 , := ,
 
-.PHONY: test book book-html study bench clean distclean env
+.PHONY: test test-cluster book book-html study pipeline bench clean distclean env
 env: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -93,18 +102,20 @@ SEEDS   ?= 3
 # the systems also scored with averaged weights (Beyond the paper: the top rank's pipeline)
 AVERAGED      ?= disent sec_arcface
 AVERAGE_RULES ?= average2
-STUDY   := $(BUILD)/study-$(SEEDS)seeds
+# a study folder per seed count and settings: changing either never meets the runs of another
+VARIANT := $(SEEDS)seeds$(if $(OVERRIDES),-$(shell echo '$(OVERRIDES)' | md5sum | cut -c1-8))
+STUDY   := $(BUILD)/study-$(VARIANT)
 RUNS    := $(foreach s,$(SYSTEMS),$(foreach m,$(MACHINES),$(STUDY)/$(s)/$(m).ipynb))
 
 $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
 	@mkdir -p $(@D)
 	@if [ -f $@ ]; then rm -rf $(STUDY)/$*; fi
 	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	@echo "run $* ($(THREADS) thread(s))"
-	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
+	@echo "run $* ($(if $(LAUNCH),through $(word 1,$(LAUNCH)),$(THREADS) thread(s)))"
+	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
 	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -p seeds "$(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))" -p run_dir $(abspath $(STUDY)/$*) \
+	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(STUDY)/$*) -p overrides "$(OVERRIDES)" \
 	  -p rules "last best_dev$(if $(filter $(AVERAGED),$(word 1,$(subst /, ,$*))), $(AVERAGE_RULES))" 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
@@ -112,12 +123,54 @@ $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
 study: $(RUNS)
 
 # ---------------------------------------------------------------------------------------------
+# Beyond the paper: the top rank's pipeline. Per system of PIPELINE_SYSTEMS and seed, one run
+# pre-trained on every machine (PIPELINE/pretrained/<system>/seed<k>), then one fine-tuned run per
+# machine (PIPELINE/<system>/<machine>/seed<k>), at the step budget of training from scratch.
+# ---------------------------------------------------------------------------------------------
+PIPELINE_SYSTEMS ?= $(filter disent sec_arcface,$(SYSTEMS))
+PIPELINE   := $(BUILD)/pipeline-$(VARIANT)
+PRETRAINED := $(foreach s,$(PIPELINE_SYSTEMS),$(PIPELINE)/pretrained/$(s).ipynb)
+FINETUNED  := $(foreach s,$(PIPELINE_SYSTEMS),$(foreach m,$(MACHINES),$(PIPELINE)/$(s)/$(m).ipynb))
+SEED_LIST   = $(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))
+
+$(PIPELINE)/pretrained/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
+	@mkdir -p $(@D)
+	@if [ -f $@ ]; then rm -rf $(PIPELINE)/pretrained/$*; fi
+	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
+	@echo "pre-train $* on every machine ($(THREADS) thread(s))"
+	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
+	  -p system $* -p machine all -p scale $(SCALE) -p data_root $(abspath $(ROOT)) -p truth_dir "" \
+	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/pretrained/$*) -p stage pretrain \
+	  -p overrides "$(OVERRIDES)" 2> $@.log \
+	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+
+.SECONDEXPANSION:
+$(FINETUNED): $(PIPELINE)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES) \
+              $$(PIPELINE)/pretrained/$$(word 1,$$(subst /, ,$$*)).ipynb
+	@mkdir -p $(@D)
+	@if [ -f $@ ]; then rm -rf $(PIPELINE)/$*; fi
+	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
+	@echo "fine-tune $* ($(THREADS) thread(s))"
+	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
+	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
+	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
+	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/$*) -p stage finetune -p overrides "$(OVERRIDES)" \
+	  -p pretrained $(abspath $(PIPELINE)/pretrained/$(word 1,$(subst /, ,$*))) \
+	  -p rules "last best_dev $(AVERAGE_RULES)" 2> $@.log \
+	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+
+pipeline: $(FINETUNED)
+
+# ---------------------------------------------------------------------------------------------
 # The book's chapters: executed notebooks, each reading the data or the study's result files.
 # ---------------------------------------------------------------------------------------------
-CHAPTERS       := data systems table2 table3 table4 claims embeddings backends explanations reproduce
-STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings backends explanations reproduce
+CHAPTERS       := data systems table2 table3 table4 claims embeddings backends pipeline explanations reproduce
+STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings backends pipeline explanations reproduce
 NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
             -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
+            -p pipeline_dir $(abspath $(PIPELINE)) \
             -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)
 $(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.csv
 	@mkdir -p $(@D)
@@ -128,6 +181,7 @@ $(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.cs
 	@$(PY) scripts/hide_code.py $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
 $(foreach c,$(STUDY_CHAPTERS),$(BOOKSRC)/$(c).ipynb): $(RUNS)
+$(BOOKSRC)/pipeline.ipynb: $(FINETUNED)
 
 # `make book` runs independent notebooks in parallel (one job per core) unless -jN is given.
 book:
@@ -138,8 +192,14 @@ book-html: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJA
 	$(RUN) $(VENV)/bin/jupyter-book build --quiet --warningiserror --keep-going $(BOOKSRC) --path-output $(BUILD)
 	@echo "The book: $(abspath $(BUILD))/_build/html/index.html"
 
+# The study grid through a real SLURM (a one-node cluster started here; needs root): scripts/test-cluster.sh
+test-cluster: $(STAMP) $(MATHJAX)
+	scripts/test-cluster.sh
+
+# make bench [DEVICE=cuda|cpu] [SCALE=...]: quick scale by default, the paper's with DEVICE=cuda
 bench: $(STAMP)
-	$(RUN) $(PY) -m asdlib.bench
+	$(RUN) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) \
+	  --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),$(if $(filter cuda,$(DEVICE)),paper,quick))
 
 clean:
 	rm -rf $(BUILD)/book $(BUILD)/_build

@@ -10,8 +10,13 @@
 3. per-run overhead: the seconds a fresh process spends starting and importing what a run needs
    (paid once per run notebook, whatever its length).
 
-Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20]``. Absolute figures
-are printed too (with the device), so GPU runs can be compared. The bench also measures how busy
+4. projection: the hours of one MobileFaceNet run and of the whole study grid at the paper's scale on
+   the real data set's clip counts, from the rates measured here (:func:`project_paper_study`).
+
+Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20] [--device cuda]``
+(``make bench DEVICE=cuda SCALE=paper``). Absolute figures (steps/s, chunks/s) are printed too, with
+the device, so GPU runs can be compared; ``--device cuda`` on a machine without CUDA stops with an
+error saying so, never measures the CPU instead. The bench also measures how busy
 the machine's other processes kept its cores while it ran, and says so when the figures cannot be
 trusted (timings taken while another process holds a core are slower, and by how much depends on
 the OpenMP wait policy, which the Makefile sets to PASSIVE).
@@ -79,15 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     from asdlib.model import build_model
     from asdlib.scales import SynthSize, get_scale
     from asdlib.synth import generate
-    from asdlib.train import TrainingSet, pick_device
+    from asdlib.train import TrainingSet, batch_to_device, pick_device
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick")
     parser.add_argument("--system", default="disent")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA when torch sees a GPU, else the CPU")
     args = parser.parse_args(argv)
     scale = get_scale(args.scale)
-    device = pick_device()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"asdlib bench: --device cuda, but torch {torch.__version__} sees no CUDA device on this "
+              f"machine (torch.cuda.is_available() is False); nothing was measured. Run it on a GPU "
+              f"machine with a CUDA build of torch, or with --device cpu.", file=sys.stderr)
+        return 2
+    device = pick_device(None if args.device == "auto" else args.device)
     machine_before, own_before, wall_before = _cpu_jiffies(), _own_cpu_seconds(), time.perf_counter()
     settings = scale.train
     torch.manual_seed(0)
@@ -117,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             optimiser.step()
 
         x0, l0 = next(b for b in data.epoch_batches(0, 0, bs, settings.chunk_frames) if len(b[0]) == bs)
-        x_mem = torch.from_numpy(x0).to(device).contiguous(memory_format=torch.channels_last)
-        l_mem = {k: torch.from_numpy(v).to(device) for k, v in l0.items()}
+        l0.pop("clip")
+        x_mem, l_mem = batch_to_device(x0, l0, device)
         model.train()
         bare = _rate(lambda: step(x_mem, l_mem), bs, args.steps)
 
@@ -131,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 pending.extend(b for b in data.epoch_batches(0, next(epochs), bs, settings.chunk_frames)
                                if len(b[0]) == bs)
             x, labels = pending.pop(0)
-            x = torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
-            step(x, {k: torch.from_numpy(v).to(device) for k, v in labels.items()})
+            labels.pop("clip")
+            step(*batch_to_device(x, labels, device))
 
         full = _rate(full_step, bs, args.steps)
 
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         model.eval()
         test = index[(index["split"] == "test")].reset_index(drop=True)
         store = load_features(test, scale.features, cache_dir=tmp / "cache", progress=False)
-        specs = [store[i] for i in range(len(store))]
+        specs = [store[i] for i in range(min(len(store), 16))]  # 16 whole clips: 4,512 chunks at paper scale
         n_chunks = sum(len(s) - settings.chunk_frames + 1 for s in specs)
         embed_rate = _rate(lambda: embed_clips(model, specs, chunk_frames=settings.chunk_frames, hop=1,
                                                batch_size=512, device=device), n_chunks, 2, warmup=1)
@@ -160,9 +172,41 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {full / bare:.3f} (goal >= 0.8)")
     print(f"  embedding : hop-1     {embed_rate:9.1f} chunks/s | bare fwd  {bare_fwd:9.1f} chunks/s | "
           f"ratio {embed_rate / bare_fwd:.3f}")
+    print(f"  steps     : {full / bs:.2f} training steps/s of batch {bs} (pipeline)")
     print(f"  per run   : {startup:.1f} s to start a process and import torch and asdlib")
+    print(project_paper_study(full / bs, embed_rate, scale, device))
     print(load_report(machine_before, own_before, wall_before))
     return 0
+
+
+# The real set per machine (DATASET.md): 6 sections x (990 + 10) training clips, 3 x 200 dev and
+# 3 x 200 eval test clips, all 10 s (282 hop-1 chunks of 32 frames each).
+PAPER_TRAIN_CLIPS, PAPER_ALL_CLIPS, PAPER_CHUNKS_PER_CLIP = 6000, 7200, 282
+# the grid: MobileFaceNet systems x 7 machines x 3 seeds, + the pipeline's 2 systems (pre-training
+# counted as one per-machine budget each, as asdlib.train.pipeline_overrides makes it)
+PAPER_GRID_RUNS = (6 * 7 + 2 * 7) * 3
+
+
+def project_paper_study(steps_per_s: float, chunks_per_s: float, scale, device: str) -> str:
+    """Hours of one MobileFaceNet run and of the study grid at the paper's settings, from measured rates.
+
+    Training: 300 epochs x ceil(6000 / 32) steps. Scoring (rule best_dev): every 5th epoch's
+    checkpoint embeds every clip, hop 1 (60 x 7200 x 282 chunks), an upper bound as score_run embeds
+    the eval test clips only for the checkpoints it keeps. Valid only when the rates were measured at
+    paper scale (1025 bins, full width); AE and MobileNetV2 baselines are not counted."""
+    from asdlib.scales import get_scale
+
+    paper = get_scale("paper")
+    if scale != paper:
+        return (f"  projection: none (measured at scale {scale.name}; run with --scale paper for the paper's "
+                f"hours)")
+    steps = paper.train.epochs * -(-PAPER_TRAIN_CLIPS * paper.train.chunks_per_clip // paper.train.batch_size)
+    chunks = paper.train.epochs // paper.train.checkpoint_every * PAPER_ALL_CLIPS * PAPER_CHUNKS_PER_CLIP
+    train_h, score_h = steps / steps_per_s / 3600, chunks / chunks_per_s / 3600
+    return (f"  projection: one paper-scale run on {device}: {steps:,} steps = {train_h:.1f} h training + "
+            f"{chunks / 1e6:.0f} M chunks = {score_h:.1f} h scoring (upper bound);\n"
+            f"              the grid ({PAPER_GRID_RUNS} MobileFaceNet runs: 6 systems + 2 pipeline systems, "
+            f"7 machines, 3 seeds) = {PAPER_GRID_RUNS * (train_h + score_h):,.0f} {device} hours")
 
 
 def load_report(machine_before, own_before: float, wall_before: float) -> str:

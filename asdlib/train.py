@@ -11,7 +11,7 @@ Run folder::
 
     RUN_DIR/config.json              resolved configuration (scale, system, machine, data, seed, code)
     RUN_DIR/checkpoints/epoch_NNNN.pt model + optimiser state, every checkpoint_every epochs
-    RUN_DIR/train_log.csv            per epoch: loss, section and attribute accuracy, seconds
+    RUN_DIR/train_log.csv            per epoch: loss, section and attribute accuracy, optimiser steps, seconds
 
 Every file is written to a temporary name and renamed, so nothing is ever half-written.
 """
@@ -218,6 +218,19 @@ def pick_device(device: str | None = None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def batch_to_device(x: np.ndarray, labels: dict[str, np.ndarray], device: str):
+    """A batch of chunks (B, 1, T, F) as a channels-last tensor on ``device`` and its labels as tensors.
+    On CUDA the host arrays are pinned first, so the copies run asynchronously with the model."""
+    import torch
+
+    def move(array):
+        tensor = torch.from_numpy(array)
+        if device == "cuda":
+            tensor = tensor.pin_memory()
+        return tensor.to(device, non_blocking=True)
+    return move(x).contiguous(memory_format=torch.channels_last), {k: move(v) for k, v in labels.items()}
+
+
 def checkpoint_path(run_dir: Path, epoch: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"epoch_{epoch:04d}.pt"
 
@@ -289,6 +302,25 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
         raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder or "
                          "choose another --out")
     return state
+
+
+PRETRAIN_SHARE = 0.4
+"""Share of a scale's epochs spent pre-training on every machine (the rest fine-tunes each machine)."""
+
+
+def pipeline_overrides(scale: Scale, stage: str) -> list[str]:
+    """Settings of the pre-training ("pretrain") or fine-tuning ("finetune") stage at the same total
+    budget of optimiser steps as training each machine from scratch for the scale's E epochs:
+    pre-training runs P = round(0.4 E) epochs over all machines' clips (7 P machine-epochs of steps),
+    fine-tuning E - P epochs per machine (7 (E - P)); together 7 E, as seven runs from scratch. Fine-
+    tuning keeps two checkpoints, so that averaging them is possible."""
+    epochs = scale.train.epochs
+    pre = max(1, min(epochs - 1, round(PRETRAIN_SHARE * epochs)))
+    if stage == "pretrain":
+        return [f"train.epochs={pre}", f"train.checkpoint_every={pre}"]
+    if stage == "finetune":
+        return [f"train.epochs={epochs - pre}", f"train.checkpoint_every={max(1, (epochs - pre) // 2)}"]
+    raise ValueError(f"stage {stage!r}: 'pretrain' or 'finetune'")
 
 
 def pretrained_identity(run_dir: str | Path) -> dict:
@@ -401,8 +433,7 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
                 if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.model)
                     model.set_training_progress((epoch - 1 + step / n_batches) / settings.epochs)
                 clips = labels.pop("clip")
-                x = torch.from_numpy(x).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                batch = {k: torch.from_numpy(v).to(device) for k, v in labels.items()}
+                x, batch = batch_to_device(x, labels, device)
                 with autocast:
                     outputs = model(x)
                 loss, stats = model.loss(_float32(outputs), batch)
@@ -418,7 +449,8 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
                 bar.update(1)
                 bar.set_postfix({k: f"{sums[k] / counts[k]:.3f}" for k in ("loss", "section_acc") if k in sums},
                                 refresh=False)
-            row = {"epoch": epoch, **{k: sums[k] / counts[k] for k in sums}, "seconds": time.perf_counter() - started}
+            row = {"epoch": epoch, **{k: sums[k] / counts[k] for k in sums}, "steps": step + 1,
+                   "seconds": time.perf_counter() - started}
             log_rows.append(row)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, row)

@@ -29,8 +29,11 @@ data_root = ""          # a DCASE 2022 root; empty: generate a smoke-scale synth
 truth_dir = ""          # the evaluator's folder (labels of the anonymised eval test clips)
 seeds = "0"             # training seeds, space-separated
 run_dir = ""            # where the seeds' run folders go; empty: runs/<system>/<machine>
-rules = "last best_dev" # checkpoint rules scored: "last" (no test labels), "best_dev" (the paper's rule)
-overrides = ""          # scale overrides, e.g. "train.epochs=10 train.embed_hop=8"
+rules = "last best_dev" # checkpoint rules scored: "last" (no test labels), "best_dev" (the paper's rule), "average2"
+overrides = ""          # scale overrides, space-separated, e.g. train.epochs=10 train.embed_hop=8
+stage = ""              # "" (train from scratch), "pretrain" (machine "all": every machine, no scoring) or
+                        # "finetune" (start each seed from pretrained/seed<k>), at the same step budget
+pretrained = ""         # the pre-trained runs' folder (its seed<k> run folders), for stage "finetune"
 
 # %% tags=["setup"]
 import importlib.util
@@ -67,17 +70,21 @@ from IPython.display import Markdown, display
 
 from asdlib.data import index_dataset
 from asdlib.inference import score_run
+from asdlib.scales import get_scale
 from asdlib.study.runs import seed_folder
-from asdlib.train import RunConfig, train
+from asdlib.train import ALL_MACHINES, RunConfig, pipeline_overrides, train
 
-index = index_dataset(data_root, truth=truth_dir or None, machines=(machine,))
+index = index_dataset(data_root, truth=truth_dir or None, machines=None if machine == ALL_MACHINES else (machine,))
+settings = overrides.split() + (pipeline_overrides(get_scale(scale), stage) if stage else [])
 logs, rows = {}, []
 for seed in [int(s) for s in seeds.split()]:
-    config = RunConfig.create(system, machine, data_root, scale, seed=seed, truth_dir=truth_dir,
-                              overrides=overrides.split())
+    config = RunConfig.create(system, machine, data_root, scale, seed=seed, truth_dir=truth_dir, overrides=settings,
+                              init=seed_folder(pretrained, seed) if stage == "finetune" else None)
     folder = seed_folder(run_dir, seed)
     train(config, folder, progress=False, index=index)
     logs[seed] = pd.read_csv(folder / "train_log.csv")
+    if machine == ALL_MACHINES:
+        continue  # a pre-trained run is scored through the runs fine-tuned from it
     for rule, modes in score_run(folder, rules=rules.split(), progress=False, index=index).items():
         for mode, s in modes.items():
             for part in ("dev", "eval"):
@@ -86,7 +93,8 @@ for seed in [int(s) for s in seeds.split()]:
                                  "set": part, **{k: round(v, 4) for k, v in s[part].items()}})
 seconds = sum(log["seconds"].sum() for log in logs.values())
 display(Markdown(f"**{system}** on **{machine}**, `{scale}` scale, seeds {seeds}: {seconds:.0f} s of training."))
-display(pd.DataFrame(rows).set_index(["seed", "rule", "mode", "set"]))
+if rows:
+    display(pd.DataFrame(rows).set_index(["seed", "rule", "mode", "set"]))
 
 # %%
 import matplotlib.pyplot as plt

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import hmean
 
-from asdlib.metrics import section_metrics
+from asdlib.metrics import section_metrics, write_anomaly_scores
 from asdlib.names import format_clip_name
 from asdlib.study.claims import Claim, verdict
 from asdlib.study.evidence import Evidence, table2, table3
@@ -36,15 +36,19 @@ def _clips(machine):
 
 
 def write_run(study, system, machine, seed, modes: dict, clips):
-    """A run folder as score_run leaves it: scored/ (clips.csv, epoch_scores.npz) and summaries."""
+    """A run folder as score_run leaves it: scored/clips.csv, and per mode the official score files,
+    train_scores.csv and summary.json."""
     run = study / system / machine / f"seed{seed}"
     (run / "scored").mkdir(parents=True)
     clips.to_csv(run / "scored" / "clips.csv", index=False)
-    np.savez(run / "scored" / "epoch_scores.npz", epochs=np.array([4]),
-             **{mode: np.asarray(scores)[None, :] for mode, scores in modes.items()})
-    for mode in modes:
+    for mode, scores in modes.items():
         folder = run / "results" / "last" / mode
         folder.mkdir(parents=True)
+        scored = clips.assign(score=np.asarray(scores))
+        train = scored[scored["split"] == "train"]
+        train[["name", "section", "score"]].to_csv(folder / "train_scores.csv", index=False)
+        for section, part in scored[scored["split"] == "test"].groupby("section"):
+            write_anomaly_scores(folder, machine, section, part["name"].tolist(), part["score"].to_numpy())
         folder.joinpath("summary.json").write_text(json.dumps(
             {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
              "checkpoint": {"rule": "last", "epoch": 4}}))

@@ -25,7 +25,7 @@ from asdlib.inference import embeddings_path
 from asdlib.scoring import SpaceScorer
 from asdlib.study.rows import DISENT_WT, ROW_NAMES
 from asdlib.study.runs import SCORE_COLUMNS, clips
-from asdlib.study.tuning import W_S, dev_official
+from asdlib.study.tuning import W_S, mean_dev_official
 
 SETTINGS = {
     "nn": [{}],
@@ -85,16 +85,12 @@ def backend_scores(study_dir: str | Path, rule: str, choices: pd.DataFrame, rows
 
 def choose_settings(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (row, backend), the setting with the best development-set official score (mean over the
-    machines' and seeds' per-run scores); returns the chosen settings with that score."""
-    test = scores[scores["split"] == "test"]
-    records = []
-    for (row, backend, setting), part in test.groupby(["row", "backend", "setting"]):
-        per_run = [dev_official(run.reset_index(drop=True), run["score"].to_numpy())
-                   for _, run in part.groupby(["machine", "seed"])]
-        records.append({"row": row, "backend": backend, "setting": setting, "dev": float(np.mean(per_run))})
+    machines' and seeds' runs, :func:`asdlib.study.tuning.mean_dev_official`); returns the chosen
+    settings with that score."""
+    records = [{"row": row, "backend": backend, "setting": setting, "dev": mean_dev_official(part)}
+               for (row, backend, setting), part in scores.groupby(["row", "backend", "setting"])]
     frame = pd.DataFrame(records)
-    best = frame.loc[frame.groupby(["row", "backend"])["dev"].idxmax()]
-    return best.set_index(["row", "backend"])
+    return frame.loc[frame.groupby(["row", "backend"])["dev"].idxmax()].set_index(["row", "backend"])
 
 
 def chosen_scores(scores: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,14 @@ def dev_official(test: pd.DataFrame, scores) -> float:
     return harmonic_mean([r[m] for r in rows for m in METRICS]) if rows else np.nan
 
 
+def mean_dev_official(scores: pd.DataFrame) -> float:
+    """The mean over runs (machine, seed) of each run's development-set official score: how settings
+    compared across a study are ranked when one is chosen for all machines and seeds."""
+    test = scores[scores["split"] == "test"]
+    return float(np.mean([dev_official(run.reset_index(drop=True), run["score"].to_numpy())
+                          for _, run in test.groupby(["machine", "seed"])]))
+
+
 def _test(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["split"] == "test"].reset_index(drop=True)
 

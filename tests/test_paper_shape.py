@@ -1,0 +1,66 @@
+"""The paper's shapes on CPU: 10 s clips, window 2048, hop 512 (1025 bins), 32-frame chunks, the
+full-width MobileFaceNet, and the hop-1 embedding of 282 chunks per clip, through train, score and
+the evaluator's files. Only the number of clips and of epochs is small (one scored checkpoint:
+10,152 hop-1 chunks, some three minutes on two CPU threads)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from asdlib.evaluate import evaluate_dir
+from asdlib.inference import score_run
+from asdlib.metrics import anomaly_score_file_name, read_score_csv
+from asdlib.scales import get_scale
+from asdlib.synth import generate
+from asdlib.train import RunConfig, load_model, train
+
+PAPER = get_scale("paper")
+SMALL = dataclasses.replace(PAPER.synth, train_source=2, train_target=1, test_per_domain=1, eval_test=4)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = generate(tmp_path_factory.mktemp("paper") / "data", SMALL, machines=("fan",), progress=False)
+    folder = tmp_path_factory.mktemp("runs") / "disent"
+    config = RunConfig.create("disent", "fan", root, "paper", truth_dir=root / "eval_truth",
+                              overrides=["train.epochs=2", "train.checkpoint_every=1"])
+    train(config, folder, progress=False)
+    return folder, root, score_run(folder, rules=["last"], progress=False)
+
+
+def test_paper_shapes_reach_the_network(run):
+    folder, _, _ = run
+    model, meta = load_model(folder)
+    assert (PAPER.features.n_fft, PAPER.features.hop, PAPER.features.n_bins) == (2048, 512, 1025)
+    assert meta["model"]["n_bins"] == 1025 and PAPER.model.width == 1.0
+    assert PAPER.train.chunk_frames == 32 and PAPER.train.embed_hop == 1
+    embeddings = np.load(folder / "scored" / "embeddings" / "epoch_0002.npz")
+    assert all(np.isfinite(v).all() for v in embeddings.values())
+
+
+def test_hop_one_embedding_has_282_chunks_per_10_s_clip(run):
+    from asdlib.embed import n_chunks
+    from asdlib.features import n_frames
+
+    frames = n_frames(160_000, PAPER.features)
+    assert frames == 313 and n_chunks(frames, PAPER.train.chunk_frames, PAPER.train.embed_hop) == 282
+
+
+def test_paper_shape_run_writes_the_evaluators_files(run):
+    folder, root, results = run
+    assert set(results) == {"last"} and "cat" in results["last"]
+    out = folder / "results" / "last" / "cat"
+    for section in ("00", "01", "02", "03", "04", "05"):
+        scores = read_score_csv(out / anomaly_score_file_name("fan", section))
+        assert len(scores) == 4 and all(np.isfinite(list(scores.values())))
+    # the evaluator, reading only those files and the ground truth, agrees with the run's own summary
+    official = evaluate_dir(out, root / "eval_truth", machines=("fan",))
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(official) == 6
+    for row, mine in zip(official.itertuples(index=False), summary["sections"]):
+        assert row.section == mine["section"]
+        for metric in ("auc_source", "auc_target", "pauc"):
+            assert getattr(row, metric) == pytest.approx(mine[metric], abs=1e-6)
