@@ -115,7 +115,7 @@ $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
 	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
 	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(STUDY)/$*) -p overrides "$(OVERRIDES)" \
+	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(STUDY)/$*) -r overrides "$(OVERRIDES)" \
 	  -p rules "last best_dev$(if $(filter $(AVERAGED),$(word 1,$(subst /, ,$*))), $(AVERAGE_RULES))" 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
@@ -140,8 +140,8 @@ $(PIPELINE)/pretrained/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURC
 	@echo "pre-train $* on every machine ($(THREADS) thread(s))"
 	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $* -p machine all -p scale $(SCALE) -p data_root $(abspath $(ROOT)) -p truth_dir "" \
-	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/pretrained/$*) -p stage pretrain \
-	  -p overrides "$(OVERRIDES)" 2> $@.log \
+	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/pretrained/$*) -p stage pretrain \
+	  -r overrides "$(OVERRIDES)" 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
 
@@ -155,7 +155,7 @@ $(FINETUNED): $(PIPELINE)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SO
 	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
 	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
 	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -p seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/$*) -p stage finetune -p overrides "$(OVERRIDES)" \
+	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/$*) -p stage finetune -r overrides "$(OVERRIDES)" \
 	  -p pretrained $(abspath $(PIPELINE)/pretrained/$(word 1,$(subst /, ,$*))) \
 	  -p rules "last best_dev $(AVERAGE_RULES)" 2> $@.log \
 	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }

@@ -30,7 +30,7 @@ truth_dir = ""          # the evaluator's folder (labels of the anonymised eval 
 seeds = "0"             # training seeds, space-separated
 run_dir = ""            # where the seeds' run folders go; empty: runs/<system>/<machine>
 rules = "last best_dev" # checkpoint rules scored: "last" (no test labels), "best_dev" (the paper's rule), "average2"
-overrides = ""          # scale overrides, space-separated, e.g. train.epochs=10 train.embed_hop=8
+overrides = ""          # scale overrides, space-separated, as asdlib train --set takes them
 stage = ""              # "" (train from scratch), "pretrain" (machine "all": every machine, no scoring) or
                         # "finetune" (start each seed from pretrained/seed<k>), at the same step budget
 pretrained = ""         # the pre-trained runs' folder (its seed<k> run folders), for stage "finetune"
