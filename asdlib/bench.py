@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from asdlib.data import index_dataset
-    from asdlib.embed import embed_clips
+    from asdlib.embed import BATCH_VALUES, embed_clips
     from asdlib.features import load_features
     from asdlib.model import build_model
     from asdlib.scales import SynthSize, get_scale
@@ -155,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         specs = [store[i] for i in range(min(len(store), 16))]  # 16 whole clips: 4,512 chunks at paper scale
         n_chunks = sum(len(s) - settings.chunk_frames + 1 for s in specs)
         embed_rate = _rate(lambda: embed_clips(model, specs, chunk_frames=settings.chunk_frames, hop=1,
-                                               batch_size=512, device=device), n_chunks, 2, warmup=1)
-        xb = torch.randn(512, 1, settings.chunk_frames, scale.features.n_bins, device=device)
+                                               device=device), n_chunks, 2, warmup=1)
+        per_batch = BATCH_VALUES // (settings.chunk_frames * scale.features.n_bins)  # embed_clips' default
+        xb = torch.randn(per_batch, 1, settings.chunk_frames, scale.features.n_bins, device=device)
         xb = xb.contiguous(memory_format=torch.channels_last)
 
         def forward():  # float32, as embed_clips
             with torch.inference_mode():
                 model.embeddings(xb)
-        bare_fwd = _rate(forward, 512, max(2, n_chunks // 512), warmup=1)
+        bare_fwd = _rate(forward, per_batch, max(2, n_chunks // per_batch), warmup=1)
 
     startup = startup_seconds()
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"

@@ -77,8 +77,12 @@ def default_pooling(machine: str) -> str:
     return "std" if machine == "valve" else "mean"
 
 
+BATCH_VALUES = 1024 * 32 * 129
+"""Input values per forward pass of :func:`embed_clips` by default (about 4.2 M)."""
+
+
 def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32, hop: int = 1,
-                pooling: str = "mean", batch_size: int = 1024, device=None,
+                pooling: str = "mean", batch_size: int | None = None, device=None,
                 progress: bool = False) -> dict[str, np.ndarray]:
     """Pooled embeddings of many clips, one array per embedding space of the model (Sec. 3.3).
 
@@ -101,7 +105,9 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
         hop: chunk hop in frames (paper: 1).
         pooling: "mean" or "std" (population standard deviation over the clip's chunks, per
             dimension; the paper's choice for valve, see :func:`default_pooling`).
-        batch_size: chunks per forward pass.
+        batch_size: chunks per forward pass; None: as many as hold :data:`BATCH_VALUES` input values
+            (1024 chunks of 32 x 129, 128 of the paper's 32 x 1025: the network's activations grow with
+            the input, and 1024 paper-shape chunks at full width took 17 GB on CPU).
         device: where to run; ``None`` uses the device of the model's parameters (CPU if none).
         progress: show a tqdm bar counting chunks.
 
@@ -111,11 +117,13 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
     if len(specs) == 0:
         raise ValueError("no spectrograms to embed")
     n_bins = specs[0].shape[-1]
+    if batch_size is None:
+        batch_size = max(1, BATCH_VALUES // (chunk_frames * n_bins))
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
     counts = []
     for i, spec in enumerate(specs):
         if len(spec.shape) != 2 or spec.shape[1] != n_bins:

@@ -134,3 +134,19 @@ def test_default_pooling():
     assert {default_pooling(m) for m in ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider")} == {"mean"}
     with pytest.raises(ValueError, match="unknown machine"):
         default_pooling("pump")
+
+
+def test_default_batch_holds_a_fixed_number_of_input_values():
+    """1024 chunks of 32 x 129 per forward pass, but only 128 of the paper's 32 x 1025: the
+    activations of a batch grow with its input (1024 paper-shape chunks took 17 GB on CPU)."""
+    sizes = []
+
+    class Recording(TinyModel):
+        def embeddings(self, x):
+            sizes.append(len(x))
+            return super().embeddings(x)
+    for n_bins, per_batch in ((129, 1024), (1025, 128)):
+        sizes.clear()
+        spec = np.zeros((32 + 299, n_bins), dtype=np.float16)  # 300 chunks at hop 1
+        embed_clips(Recording(), [spec], chunk_frames=32, hop=1)
+        assert sizes == [per_batch] * (300 // per_batch) + ([300 % per_batch] if 300 % per_batch else [])
