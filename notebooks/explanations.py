@@ -84,7 +84,7 @@ else:
 display(Markdown("**Target-domain false alarms.** Target-domain normal clips that Disent.Cat declares anomalous "
                  "(score above the run's gamma threshold), and the share of them that the explanation puts in the "
                  "attribute space only, i.e. reads as domain shift rather than a fault (%, 95 % interval)."))
-display(false_alarms(table))
+display(false_alarms(table).round({"false alarms per seed": 1}))
 
 # %% [markdown]
 # ## Explanation cards

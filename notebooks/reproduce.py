@@ -26,11 +26,12 @@
 # evaluator, whose files label the anonymised evaluation clips. At the `paper` scale a GPU is
 # strongly advised (the same code uses CUDA, with bfloat16 autocast, when one is present).
 #
-# Measured: the whole study at the default `quick` scale (63 runs: 9 systems x 7 machines, then
-# the chapters and the HTML) took **28 min 05 s** from an empty `build/` folder, the environment
-# already installed, on a 2-core AMD EPYC machine without a GPU (`/usr/bin/time -v make book`,
-# 2026-11-21; peak memory 2.9 GB). The table at the end of this page gives the time of each run of
-# the build you are reading.
+# Measured (`/usr/bin/time -v make book` from an empty `build/` folder, the environment already
+# installed, 2026-11-22, a 2-core Intel Xeon without a GPU): at the default `quick` scale the study's
+# 189 training runs (9 systems x 7 machines x 3 seeds, two runs at a time) took 69 minutes with the
+# synthetic data; the whole book, with the 48 pre-training and fine-tuning runs of *Beyond the
+# paper* and every chapter, took over 95 minutes, more than the hour this scale was sized for. The
+# table at the end of this page gives the time of each run of the build you are reading.
 #
 # The scales: every setting of each (`asdlib/scales.py`). The synthetic stand-in's counts are per
 # machine and section; the real data set has 990 + 10 training clips and 200 test clips per section.
