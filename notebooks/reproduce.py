@@ -30,7 +30,7 @@
 # installed, 2026-11-22, a 2-core Intel Xeon without a GPU): at the default `quick` scale the study's
 # 189 training runs (9 systems x 7 machines x 3 seeds, two runs at a time) took 69 minutes with the
 # synthetic data; the whole book, with the 48 pre-training and fine-tuning runs of *Beyond the
-# paper* and every chapter, took over 95 minutes, more than the hour this scale was sized for. The
+# paper* and every chapter, took 1 h 49 min (a test run shared the cores for 15 min of it), more than the hour this scale was sized for. The
 # table at the end of this page gives the time of each run of the build you are reading.
 #
 # The scales: every setting of each (`asdlib/scales.py`). The synthetic stand-in's counts are per
