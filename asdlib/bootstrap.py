@@ -13,7 +13,7 @@ Every system is resampled with the *same* clip weights and the same seed draws, 
 between two systems is a paired comparison (its interval is usually much narrower than either
 system's own). Resampling with replacement is done with integer weights on the original clips, and
 the metrics are computed on the weighted clips exactly as ``sklearn.metrics.roc_auc_score`` computes
-them on a list holding each clip as often as its weight says (:func:`weighted_roc_area`, tested
+them on a list holding each clip as often as its weight says (:func:`asdlib.metrics.roc_area`, tested
 against sklearn), vectorised over all resamples at once.
 
 The tuned systems (MSL, Disent.Wt, MSL+ANP) are tuned once per seed on the full development set;
@@ -23,49 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asdlib.metrics import EPS, MAX_FPR
-
-
-def weighted_roc_area(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray,
-                      max_fpr: float | None = None) -> np.ndarray:
-    """ROC AUC (or McClish-standardised partial AUC up to ``max_fpr``) of weighted clips, per weight row.
-
-    Args:
-        scores: (n,) anomaly scores (higher = more anomalous).
-        positive: (n,) bool, True for anomalous clips.
-        weights: (R, n) non-negative weights; row r counts clip i ``weights[r, i]`` times (0: left out).
-        max_fpr: None for the full AUC, else the pAUC's upper false-positive rate (official: 0.1).
-
-    Returns:
-        (R,) values equal to ``roc_auc_score(y, s, max_fpr=max_fpr)`` on the clips repeated by their
-        weights (ties handled as sklearn does: trapezoids through tied groups); NaN for a row whose
-        weights leave no positive or no negative clip (stratified resamples never do).
-    """
-    scores = np.asarray(scores, dtype=float)
-    positive = np.asarray(positive, dtype=bool)
-    weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    order = np.argsort(-scores, kind="stable")
-    ordered = scores[order]
-    ends = np.r_[np.flatnonzero(np.diff(ordered)), len(ordered) - 1]  # last index of each tied group
-    w = weights[:, order]
-    tps = np.cumsum(w * positive[order], axis=1)[:, ends]
-    fps = np.cumsum(w * ~positive[order], axis=1)[:, ends]
-    zero = np.zeros((len(w), 1))
-    with np.errstate(invalid="ignore", divide="ignore"):  # a row without positives or negatives: NaN
-        tpr = np.hstack([zero, tps]) / tps[:, -1:]
-        fpr = np.hstack([zero, fps]) / fps[:, -1:]
-    lo, hi_full = fpr[:, :-1], fpr[:, 1:]
-    limit = 1.0 if max_fpr is None else max_fpr
-    hi = np.minimum(hi_full, limit)
-    width = np.clip(hi - lo, 0.0, None)
-    span = hi_full - lo
-    frac = np.divide(width, span, out=np.zeros_like(width), where=span > 0)
-    tpr_hi = tpr[:, :-1] + frac * (tpr[:, 1:] - tpr[:, :-1])
-    area = np.sum(width * (tpr[:, :-1] + tpr_hi) / 2.0, axis=1)
-    if max_fpr is None:
-        return area
-    min_area, max_area = 0.5 * max_fpr ** 2, max_fpr
-    return 0.5 * (1.0 + (area - min_area) / (max_area - min_area))
+from asdlib.metrics import EPS, MAX_FPR, roc_area
 
 
 def section_metrics(scores: np.ndarray, anomalous: np.ndarray, target: np.ndarray,
@@ -82,8 +40,8 @@ def section_metrics(scores: np.ndarray, anomalous: np.ndarray, target: np.ndarra
     out = np.empty((len(weights), 3))
     for column, domain_mask in enumerate((~target, target)):
         keep = domain_mask | anomalous
-        out[:, column] = weighted_roc_area(scores[keep], anomalous[keep], weights[:, keep])
-    out[:, 2] = weighted_roc_area(scores, anomalous, weights, max_fpr=MAX_FPR)
+        out[:, column] = roc_area(scores[keep], anomalous[keep], weights[:, keep])
+    out[:, 2] = roc_area(scores, anomalous, weights, max_fpr=MAX_FPR)
     return out
 
 

@@ -247,12 +247,16 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             _save_npz(folder / embeddings_path(run_dir, epoch).relative_to(scored_path(run_dir)),
                       {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
 
-    # 4: one folder per rule and mode
+    # 4: one folder per rule and mode (rules that chose the same checkpoint share its thresholds)
     summaries: dict[str, dict[str, dict]] = {}
+    thresholds_of = {}
     for rule in rules:
         for mode, kwargs in mode_specs.items():
             epoch = chosen[rule][mode]
             scores, train_scores = per_epoch[epoch, mode]
+            if (epoch, mode) not in thresholds_of:
+                thresholds_of[epoch, mode] = _thresholds(machine, train_scores, sections[train_idx])
+            thresholds = thresholds_of[epoch, mode]
             selection = {"rule": rule, "epoch": epoch, "epochs": epochs}
             if rule == "best_dev":
                 selection["dev_hmean_per_epoch"] = dev_curve[mode]
@@ -260,8 +264,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                 selection.update(averaged=averaged_epochs[rule], batch_norm="recomputed on one random chunk of "
                                  "every training clip (torch.optim.swa_utils.update_bn)")
             with staged_folder(run_dir / "results" / rule / mode.replace(":", "-")) as folder:
-                thresholds = _write_official_files(folder, machine, test, scores, train_scores,
-                                                   sections[train_idx])
+                _write_official_files(folder, machine, test, scores, thresholds)
                 train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
                 write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
                 rows = labelled_section_metrics(test, scores)
@@ -302,18 +305,21 @@ def _choose_epochs(rules, modes, epochs: list[int], dev_curve: dict) -> dict[str
                    for mode in modes} for rule in rules}
 
 
+def _thresholds(machine: str, train_scores: np.ndarray, train_sections: np.ndarray) -> dict[str, float]:
+    """Section -> decision threshold: the gamma fit of the section's training scores at the machine's
+    percentile (the official baseline's rule)."""
+    return {section: gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
+            for section in np.unique(train_sections)}
+
+
 def _write_official_files(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray,
-                          train_scores: np.ndarray, train_sections: np.ndarray) -> dict[str, float]:
-    """The evaluator's two files per section; decisions by the gamma threshold of the section's
-    training scores at the machine's percentile. Returns section -> threshold."""
-    thresholds = {}
+                          thresholds: dict[str, float]) -> None:
+    """The evaluator's two files per section of ``test``; a clip is anomalous above its section's threshold."""
     for section, part in test.groupby("section"):
         rows = part.index.to_numpy()
-        threshold = gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
-        thresholds[section] = threshold
         write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
-        write_decision_results(folder, machine, section, part["name"].tolist(), (scores[rows] > threshold).astype(int))
-    return thresholds
+        write_decision_results(folder, machine, section, part["name"].tolist(),
+                               (scores[rows] > thresholds[section]).astype(int))
 
 
 def _save_npz(path: Path, arrays: dict) -> None:

@@ -189,7 +189,9 @@ class GaussianMixtureScorer(SectionBackend):
 
 class MahalanobisScorer(SectionBackend):
     """Squared Mahalanobis distance to the section's training embeddings, with a Ledoit-Wolf
-    shrinkage covariance (scikit-learn), as is common for anomaly detection on embeddings.
+    shrinkage covariance (scikit-learn's ``ledoit_wolf``), as is common for anomaly detection on
+    embeddings. The shrunk covariance is positive definite, so the distance is computed through its
+    Cholesky factor (``LedoitWolf().mahalanobis`` gives the same through a pseudo-inverse, ~5x slower).
 
     Not in the paper. Embeddings are L2-normalised first when ``normalize``. :meth:`score_train` is
     in-sample (each training clip under the mean and covariance fitted with it), so biased low.
@@ -202,14 +204,21 @@ class MahalanobisScorer(SectionBackend):
         return l2_normalise(x) if self.normalize else x
 
     def _fit_section(self, x, sec):
-        from sklearn.covariance import LedoitWolf
+        from scipy.linalg import cholesky
+        from sklearn.covariance import ledoit_wolf
 
         if len(x) < 2:
             raise ValueError(f"section {sec!r} has {len(x)} training clips; a covariance needs at least 2")
-        return LedoitWolf().fit(self._prepare(x))
+        x = self._prepare(x)
+        covariance, _ = ledoit_wolf(x)
+        return x.mean(axis=0), cholesky(covariance, lower=True)
 
     def _score_section(self, model, x):
-        return model.mahalanobis(self._prepare(x))
+        from scipy.linalg import solve_triangular
+
+        mean, factor = model
+        z = solve_triangular(factor, (self._prepare(x) - mean).T, lower=True)
+        return np.sum(z ** 2, axis=0)
 
     def _score_train_section(self, model, x, sec):
         return self._score_section(model, x)

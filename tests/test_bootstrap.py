@@ -1,27 +1,10 @@
 """The bootstrap's metrics are the official ones, on resampled clips, and keep each stratum's counts."""
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
-from asdlib.bootstrap import hmean, interval, section_metrics, stratified_weights, weighted_roc_area
+from asdlib.bootstrap import hmean, interval, section_metrics, stratified_weights
 from asdlib.metrics import harmonic_mean
 from asdlib.metrics import section_metrics as official_section_metrics
-
-
-@pytest.mark.parametrize("max_fpr", [None, 0.1, 0.3])
-def test_weighted_area_is_sklearn_on_the_repeated_clips(max_fpr):
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        n = int(rng.integers(6, 40))
-        scores = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # with ties
-        positive = rng.random(n) < 0.5
-        weights = rng.integers(0, 3, size=(4, n)).astype(float)
-        got = weighted_roc_area(scores, positive, weights, max_fpr)
-        for row, value in zip(weights, got):
-            repeat = np.repeat(np.arange(n), row.astype(int))
-            if positive[repeat].all() or not positive[repeat].any():
-                continue
-            assert value == pytest.approx(roc_auc_score(positive[repeat], scores[repeat], max_fpr=max_fpr), abs=1e-12)
 
 
 def test_unit_weights_give_the_official_section_metrics():

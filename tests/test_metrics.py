@@ -9,7 +9,7 @@ import scipy.stats
 from sklearn.metrics import roc_auc_score
 
 from asdlib.metrics import (
-    EPS, decision_percentile, gamma_threshold, harmonic_mean, official_score, read_score_csv,
+    EPS, decision_percentile, gamma_threshold, harmonic_mean, official_score, read_score_csv, roc_area,
     section_metrics, table2_summary, write_anomaly_scores, write_decision_results,
 )
 from asdlib.names import MACHINES
@@ -41,6 +41,25 @@ def _mcclish_from_roc(y, s, max_fpr):
         area += (f1 - f0) * (t0 + t1) / 2
     min_area, max_area = max_fpr ** 2 / 2, max_fpr
     return 0.5 * (1 + (area - min_area) / (max_area - min_area))
+
+
+@pytest.mark.parametrize("max_fpr", [None, 0.1, 0.3])
+def test_roc_area_is_sklearn_on_the_clips_repeated_by_their_weights(max_fpr):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(6, 40))
+        scores = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # with ties
+        positive = rng.random(n) < 0.5
+        weights = rng.integers(0, 3, size=(4, n)).astype(float)
+        got = roc_area(scores, positive, weights, max_fpr)
+        for row, value in zip(weights, got):
+            repeat = np.repeat(np.arange(n), row.astype(int))
+            if positive[repeat].all() or not positive[repeat].any():
+                continue
+            assert value == pytest.approx(roc_auc_score(positive[repeat], scores[repeat], max_fpr=max_fpr), abs=1e-12)
+        unweighted = roc_area(scores, positive, max_fpr=max_fpr)[0]
+        if positive.any() and not positive.all():
+            assert unweighted == pytest.approx(roc_auc_score(positive, scores, max_fpr=max_fpr), abs=1e-12)
 
 
 def test_perfect_and_inverted_ranking():

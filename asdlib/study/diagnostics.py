@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.bootstrap import weighted_roc_area
+from asdlib.metrics import roc_area
 from asdlib.scoring import SpaceScorer
 from asdlib.study.runs import run_embeddings
 
@@ -46,7 +46,7 @@ def target_reference_curve(study_dir: str | Path, system: str = "disent", mode: 
                 d = scorer.score({k: v[test.index] for k, v in embeddings.items()}, np.zeros(len(test)))
 
                 def auc(keep):
-                    return float(weighted_roc_area(d[keep], anomalous[keep], np.ones((1, int(keep.sum()))))[0])
+                    return float(roc_area(d[keep], anomalous[keep])[0])
                 records.append({
                     "target references": n, "run": f"{run.parent.name}/{run.name}", "section": section,
                     "AUC (T)": auc(target | anomalous), "AUC within target": auc(target),

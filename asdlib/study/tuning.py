@@ -18,19 +18,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.metrics import harmonic_mean, labelled_section_metrics
-from asdlib.study.rows import DISENT_WT, GRID, METRICS, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
+from asdlib.bootstrap import hmean, section_metrics
+from asdlib.study.rows import DISENT_WT, GRID, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
 from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, result_scores, seed_folder
 
 W_S, W_A = "Disent. wt. (S4) w_S", "Disent. wt. (S4) w_A"
 ENS_MSL, ENS_ANP = "Ens. wt. (S2) MSL", "Ens. wt. (S2) ANP"
 
 
+def dev_scorer(test: pd.DataFrame):
+    """A function of clip scores (m,) giving their official score over the development sections
+    (00-02) of ``test`` (m clips indexed 0..m-1, with section, label and domain), NaN if it has none.
+    The sections are split once, so that a grid of weights is scored quickly."""
+    parts = [(part.index.to_numpy(), (part["label"] == "anomaly").to_numpy(), (part["domain"] == "target").to_numpy())
+             for section, part in test.groupby("section")
+             if int(section) < 3 and part["label"].notna().all() and part["domain"].notna().all()]
+
+    def score(scores) -> float:
+        if not parts:
+            return np.nan
+        scores = np.asarray(scores, dtype=float)
+        values = [section_metrics(scores[rows], anomalous, target, np.ones((1, len(rows))))[0]
+                  for rows, anomalous, target in parts]
+        return float(hmean(np.concatenate(values)))
+    return score
+
+
 def dev_official(test: pd.DataFrame, scores) -> float:
-    """Official score of ``scores`` over the development sections (00-02) of ``test`` (its clips,
-    indexed 0..m-1, with section, label and domain); NaN if it has none."""
-    rows = [r for r in labelled_section_metrics(test, np.asarray(scores)) if int(r["section"]) < 3]
-    return harmonic_mean([r[m] for r in rows for m in METRICS]) if rows else np.nan
+    """Official score of ``scores`` over the development sections (00-02) of ``test`` (see :func:`dev_scorer`)."""
+    return dev_scorer(test)(scores)
 
 
 def mean_dev_official(scores: pd.DataFrame) -> float:
@@ -85,8 +101,8 @@ def _disent_wt(run: Path, rule: str, grid, machine: str, seed: int) -> tuple[pd.
         candidates = {json.loads((run / "results" / rule / "sec" / "summary.json").read_text())["checkpoint"]["epoch"]:
                       (sec, att)}
     test = (table["split"] == "test").to_numpy()
-    tests = table[test].reset_index(drop=True)
-    tries = {(epoch, float(w)): dev_official(tests, w * d_s[test] + (1 - w) * d_a[test])
+    dev = dev_scorer(table[test].reset_index(drop=True))
+    tries = {(epoch, float(w)): dev(w * d_s[test] + (1 - w) * d_a[test])
              for epoch, (d_s, d_a) in candidates.items() for w in grid}
     epoch, weight = max(tries, key=tries.get)  # first best: earliest epoch, smallest w_S
     d_s, d_a = candidates[epoch]
@@ -110,8 +126,8 @@ def _msl_anp(msl: pd.DataFrame, anp: pd.DataFrame, grid) -> tuple[pd.DataFrame, 
         raise ValueError(f"{msl['machine'].iloc[0]} seed {msl['seed'].iloc[0]}: MSL and ANP scored different clips")
     a_scores, b_scores = standardised(msl), standardised(anp)
     test = (msl["split"] == "test").to_numpy()
-    tests = msl[test].reset_index(drop=True)
-    dev = {float(a): dev_official(tests, ((1 - a) * a_scores + a * b_scores)[test]) for a in grid}
+    official = dev_scorer(msl[test].reset_index(drop=True))
+    dev = {float(a): official(((1 - a) * a_scores + a * b_scores)[test]) for a in grid}
     best = max(dev, key=dev.get)
     return msl.assign(row=MSL_ANP, mode="ensemble", score=(1 - best) * a_scores + best * b_scores), best
 
