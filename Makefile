@@ -8,7 +8,7 @@
 #   make book OVERRIDES="train.epochs=20"   scale settings changed for every run
 #   make -j 2 book                     independent notebook runs in parallel
 #   make book SEEDS=5                  training seeds per system and machine (default 3)
-#   make -j 64 -k book LAUNCH="srun --gres=gpu:1 --cpus-per-task=8"   every run through SLURM
+#   make -j 64 -k book LAUNCH="scripts/slurm-batch.sh --gres=gpu:1 --time=24:00:00"   every run a SLURM job
 #   make clean                         remove the built books, keep data and feature caches
 
 SHELL := /bin/bash
@@ -48,7 +48,8 @@ JOBS      = $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 THREADS   = $(shell j='$(JOBS)'; j=$${j:-1}; t=$$(( $(NPROC) / j )); echo $$(( t > 0 ? t : 1 )))
 JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 # LAUNCH: a prefix that hands each run (a system on a machine, all its seeds) to a cluster scheduler,
-# e.g. LAUNCH="srun --gres=gpu:1 --cpus-per-task=8 --time=24:00:00"; make waits for each, reruns only
+# e.g. LAUNCH="scripts/slurm-batch.sh --gres=gpu:1 --cpus-per-task=8 --time=24:00:00" (a batch job
+# that requeues itself before its time limit) or LAUNCH="srun ..."; make waits for each, reruns only
 # stale runs, and a run killed at its time limit resumes from its last checkpoint at the next make.
 # Inside a job the threads come from the allocation (scripts/job-threads.sh), not from this host.
 LAUNCH   ?=
@@ -92,6 +93,22 @@ BOOK_PAGES := $(patsubst book/%,$(BOOKSRC)/%,$(wildcard book/*.md book/*.yml boo
 $(BOOKSRC)/%: book/%
 	@mkdir -p $(@D) && cp $< $@
 
+# $(call notebook,LAUNCHER,MESSAGE,PARAMETERS[,FINISH]): execute the jupytext notebook $< into $@ with
+# papermill under LAUNCHER (its stderr in $@.log, shown if it fails; the failing notebook kept as
+# $@.tmp.ipynb), run FINISH on the executed copy, then put it in place: $@ exists only when complete.
+define notebook
+	@mkdir -p $(@D)
+	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
+	@echo "$(2)"
+	@$(1) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb $(3) \
+	  2> $@.log || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	$(if $(4),@$(4))
+	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+endef
+# what every training notebook gets; where it runs (said when it starts)
+RUN_PARAMS = -p scale $(SCALE) -p data_root $(abspath $(ROOT)) -r seeds "$(SEED_LIST)" -r overrides "$(OVERRIDES)"
+WHERE      = ($(if $(LAUNCH),through $(word 1,$(LAUNCH)),$(THREADS) thread(s)))
+
 # ---------------------------------------------------------------------------------------------
 # The study: one papermill run of notebooks/run_system.py per (system, machine), training and
 # scoring its SEEDS seeds in one process (STUDY/<system>/<machine>/seed<k>/). A notebook whose
@@ -108,17 +125,10 @@ STUDY   := $(BUILD)/study-$(VARIANT)
 RUNS    := $(foreach s,$(SYSTEMS),$(foreach m,$(MACHINES),$(STUDY)/$(s)/$(m).ipynb))
 
 $(STUDY)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
-	@mkdir -p $(@D)
 	@if [ -f $@ ]; then rm -rf $(STUDY)/$*; fi
-	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	@echo "run $* ($(if $(LAUNCH),through $(word 1,$(LAUNCH)),$(THREADS) thread(s)))"
-	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
-	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
-	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(STUDY)/$*) -r overrides "$(OVERRIDES)" \
-	  -p rules "last best_dev$(if $(filter $(AVERAGED),$(word 1,$(subst /, ,$*))), $(AVERAGE_RULES))" 2> $@.log \
-	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
-	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+	$(call notebook,$(LAUNCHED),run $* $(WHERE),$(RUN_PARAMS) -p system $(word 1,$(subst /, ,$*)) \
+	  -p machine $(word 2,$(subst /, ,$*)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" -p run_dir $(abspath $(STUDY)/$*) \
+	  -p rules "last best_dev$(if $(filter $(AVERAGED),$(word 1,$(subst /, ,$*))), $(AVERAGE_RULES))")
 
 study: $(RUNS)
 
@@ -134,32 +144,18 @@ FINETUNED  := $(foreach s,$(PIPELINE_SYSTEMS),$(foreach m,$(MACHINES),$(PIPELINE
 SEED_LIST   = $(shell seq -s ' ' 0 $$(($(SEEDS) - 1)))
 
 $(PIPELINE)/pretrained/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES)
-	@mkdir -p $(@D)
 	@if [ -f $@ ]; then rm -rf $(PIPELINE)/pretrained/$*; fi
-	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	@echo "pre-train $* on every machine ($(THREADS) thread(s))"
-	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
-	  -p system $* -p machine all -p scale $(SCALE) -p data_root $(abspath $(ROOT)) -p truth_dir "" \
-	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/pretrained/$*) -p stage pretrain \
-	  -r overrides "$(OVERRIDES)" 2> $@.log \
-	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
-	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+	$(call notebook,$(LAUNCHED),pre-train $* on every machine $(WHERE),$(RUN_PARAMS) -p system $* -p machine all \
+	  -p truth_dir "" -p run_dir $(abspath $(PIPELINE)/pretrained/$*) -p stage pretrain)
 
 .SECONDEXPANSION:
 $(FINETUNED): $(PIPELINE)/%.ipynb: notebooks/run_system.py $(DATASTAMP) $(RUN_SOURCES) \
               $$(PIPELINE)/pretrained/$$(word 1,$$(subst /, ,$$*)).ipynb
-	@mkdir -p $(@D)
 	@if [ -f $@ ]; then rm -rf $(PIPELINE)/$*; fi
-	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	@echo "fine-tune $* ($(THREADS) thread(s))"
-	@$(LAUNCHED) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
-	  -p system $(word 1,$(subst /, ,$*)) -p machine $(word 2,$(subst /, ,$*)) -p scale $(SCALE) \
-	  -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
-	  -r seeds "$(SEED_LIST)" -p run_dir $(abspath $(PIPELINE)/$*) -p stage finetune -r overrides "$(OVERRIDES)" \
-	  -p pretrained $(abspath $(PIPELINE)/pretrained/$(word 1,$(subst /, ,$*))) \
-	  -p rules "last best_dev $(AVERAGE_RULES)" 2> $@.log \
-	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
-	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+	$(call notebook,$(LAUNCHED),fine-tune $* $(WHERE),$(RUN_PARAMS) -p system $(word 1,$(subst /, ,$*)) \
+	  -p machine $(word 2,$(subst /, ,$*)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" -p run_dir $(abspath $(PIPELINE)/$*) \
+	  -p stage finetune -p pretrained $(abspath $(PIPELINE)/pretrained/$(word 1,$(subst /, ,$*))) \
+	  -p rules "last best_dev $(AVERAGE_RULES)")
 
 pipeline: $(FINETUNED)
 
@@ -173,13 +169,7 @@ NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abs
             -p pipeline_dir $(abspath $(PIPELINE)) \
             -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)
 $(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.csv
-	@mkdir -p $(@D)
-	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
-	@echo "chapter $*"
-	@$(RUN) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb \
-	  $(NB_PARAMS) 2> $@.log || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
-	@$(PY) scripts/hide_code.py $@.tmp.ipynb
-	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
+	$(call notebook,$(RUN),chapter $*,$(NB_PARAMS),$(PY) scripts/hide_code.py $@.tmp.ipynb)
 $(foreach c,$(STUDY_CHAPTERS),$(BOOKSRC)/$(c).ipynb): $(RUNS)
 $(BOOKSRC)/pipeline.ipynb: $(FINETUNED)
 

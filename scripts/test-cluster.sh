@@ -5,9 +5,12 @@
 # slurm.conf naming this host, then runs a smoke-scale study of two systems on one machine through
 # `make book LAUNCH="srun ..."`, cancels one run's job mid-training (scancel), starts the grid again,
 # and checks that the book is built and that the cancelled run resumed from its checkpoint (its
-# first checkpoint file is the one written before the cancel) instead of starting over. Stops the
-# daemons it started. Needs root (the daemons) and apt (if the packages are missing); skips with a
-# message otherwise. Prints the time of the first (interrupted) grid and of the resumed one.
+# first checkpoint file is the one written before the cancel) instead of starting over. Then runs one
+# more run through scripts/slurm-batch.sh (a batch job that requeues itself), sends its batch shell
+# the signal SLURM sends before a time limit (USR1), and checks that the job requeued itself, resumed
+# from its checkpoints and succeeded, with make waiting for it throughout. Stops the daemons it
+# started. Needs root (the daemons) and apt (if the packages are missing); skips with a message
+# otherwise. Prints the time of the first (interrupted) grid, of the resumed one and of the requeued run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -120,5 +123,36 @@ second=$(( $(date +%s) - start ))
 [ -f "$run/checkpoints/epoch_0008.pt" ] || { echo "test-cluster: FAILED: the resumed run did not finish"; exit 1; }
 echo "test-cluster: the cancelled run resumed from its checkpoints ($(echo $done_before | wc -w) kept:" \
      "$(echo $done_before | tr '\n' ' ')) and finished"
-echo "test-cluster: PASSED: grid until the cancel and its end ${first} s, resumed grid and book ${second} s"
+
+# a run as a self-requeueing batch job: the time-limit signal mid-training requeues it, and it resumes
+overrides="train.epochs=6 train.checkpoint_every=1"
+study="$build/study-1seeds-$(echo "$overrides" | md5sum | cut -c1-8)"  # the Makefile's VARIANT
+start=$(date +%s)
+ASDLIB_SLURM_LOGS="$work/logs" make --no-print-directory study SCALE=smoke MACHINES=fan SYSTEMS=mtl SEEDS=1 \
+  OVERRIDES="$overrides" BUILD="$build" CACHE="$work/cache" \
+  LAUNCH="scripts/slurm-batch.sh --cpus-per-task=1 --job-name=asdlib-batch" > "$work/third.log" 2>&1 & make_pid=$!
+run=""
+for _ in $(seq 600); do
+  run="$study/mtl/fan/seed0"
+  [ -f "$run/checkpoints/epoch_0001.pt" ] && break
+  sleep 1
+done
+[ -f "$run/checkpoints/epoch_0001.pt" ] || { tail -30 "$work/third.log"; echo "test-cluster: FAILED: the batch job wrote no checkpoint"; exit 1; }
+job=$(squeue -h -n asdlib-batch -o %i | head -1)
+[ -n "$job" ] || { squeue; echo "test-cluster: FAILED: no asdlib-batch job"; exit 1; }
+first_sum=$(stat -c %y "$run/checkpoints/epoch_0001.pt")
+echo "test-cluster: sending job $job the time-limit signal (USR1) after its first checkpoint"
+scancel --batch --signal=USR1 "$job"
+wait "$make_pid" || { tail -40 "$work/third.log"; echo "test-cluster: FAILED: the requeued run failed"; exit 1; }
+third=$(( $(date +%s) - start ))
+grep -q "requeueing job $job" "$work/logs/asdlib-batch-$job.log" \
+  || { cat "$work/logs/asdlib-batch-$job.log"; echo "test-cluster: FAILED: the job did not requeue itself"; exit 1; }
+grep -q "start 2" "$work/logs/asdlib-batch-$job.log" || { echo "test-cluster: FAILED: the job did not start again"; exit 1; }
+[ "$(stat -c %y "$run/checkpoints/epoch_0001.pt")" = "$first_sum" ] && [ -f "$run/checkpoints/epoch_0006.pt" ] \
+  || { echo "test-cluster: FAILED: the requeued run started over or did not finish"; exit 1; }
+[ -f "$study/mtl/fan.ipynb" ] || { echo "test-cluster: FAILED: make did not keep the requeued run"; exit 1; }
+echo "test-cluster: the batch job requeued itself at the signal and resumed from its checkpoints (log: $work/logs)"
+
+echo "test-cluster: PASSED: grid until the cancel and its end ${first} s, resumed grid and book ${second} s," \
+     "requeued batch run ${third} s"
 rm -rf "$work"
