@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from asdlib.data import index_dataset
-    from asdlib.embed import BATCH_VALUES, embed_clips
+    from asdlib.embed import default_batch_size, embed_clips
     from asdlib.features import load_features
     from asdlib.model import build_model
     from asdlib.scales import SynthSize, get_scale
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         n_chunks = sum(len(s) - settings.chunk_frames + 1 for s in specs)
         embed_rate = _rate(lambda: embed_clips(model, specs, chunk_frames=settings.chunk_frames, hop=1,
                                                device=device), n_chunks, 2, warmup=1)
-        per_batch = BATCH_VALUES // (settings.chunk_frames * scale.features.n_bins)  # embed_clips' default
+        per_batch = default_batch_size(settings.chunk_frames, scale.features.n_bins, device)  # embed_clips' default
         xb = torch.randn(per_batch, 1, settings.chunk_frames, scale.features.n_bins, device=device)
         xb = xb.contiguous(memory_format=torch.channels_last)
 

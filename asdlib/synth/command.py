@@ -1,6 +1,7 @@
 """``asdlib synth OUT --scale {smoke,quick,paper}``: write the synthetic stand-in data set."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def register(subparsers) -> None:
                         help=f"machines to write (default: all of {' '.join(MACHINES)})")
     parser.add_argument("--strength", type=float, default=1.0,
                         help="anomaly strength, 0 = anomalies indistinguishable (default: 1.0)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="processes writing in parallel (default: this process's CPUs); the files do not depend on it")
     parser.set_defaults(func=_run)
 
 
@@ -29,7 +32,7 @@ def _run(args) -> int:
 
     size = get_scale(args.scale).synth
     start = time.perf_counter()
-    generate(args.out, size, seed=args.seed, machines=args.machines, strength=args.strength)
+    generate(args.out, size, seed=args.seed, machines=args.machines, strength=args.strength, workers=args.workers)
     machines = [m for m in MACHINES if m in args.machines]
     print(f"asdlib synth: wrote {clip_count(size, machines)} clips ({args.scale} scale, "
           f"{len(machines)} machines) to {args.out} in {time.perf_counter() - start:.1f} s")

@@ -73,10 +73,15 @@ def plan_section(seed: int, machine: str, section: str, size: SynthSize) -> tupl
     return train, test
 
 
+def section_clip_count(size: SynthSize, folder: str) -> int:
+    """How many clips one section of ``folder`` ("dev_data" or "eval_data") has at ``size``."""
+    test = 4 * size.test_per_domain if folder == "dev_data" else size.eval_test
+    return size.train_source + size.train_target + test
+
+
 def clip_count(size: SynthSize, machines=MACHINES) -> int:
     """How many clips :func:`generate` writes for ``machines`` at ``size``."""
-    per_machine = 6 * (size.train_source + size.train_target) + 3 * 4 * size.test_per_domain + 3 * size.eval_test
-    return len(machines) * per_machine
+    return len(machines) * sum(len(sections) * section_clip_count(size, folder) for folder, sections in FOLDERS.items())
 
 
 def _pairs(attributes: dict[str, str]) -> list[str]:
@@ -94,8 +99,10 @@ def _header(section_pairs: int, extra: list[str] = ()) -> list[str]:
 
 
 def _write_section(tmp: Path, folder: str, machine: str, section: str, size: SynthSize, seed: int,
-                   strength: float, bar, causes: list[list[str]]) -> None:
-    """Write one machine section's clips, its ``attributes_SS.csv`` and, for eval, its ground truth."""
+                   strength: float, bar=None) -> list[list[str]]:
+    """Write one machine section's clips, its ``attributes_SS.csv`` and, for eval, its ground truth.
+    Returns the rows of ``anomaly_causes.csv`` of its anomalous test clips; ``bar`` counts clips."""
+    causes = []
     train, test = plan_section(seed, machine, section, size)
     root = tmp / folder / machine
     pairs = section_design(machine, section).max_pairs
@@ -116,7 +123,8 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
             fault = fault_of(spec, seed, strength)
             if fault is not None:
                 causes.append([machine, folder, name, fault.kind, f"{fault.severity:.3f}"])
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
     _write_rows(root / f"attributes_{section}.csv", attribute_rows, _header(pairs))
     if folder == "eval_data":
         truth = tmp / "eval_truth"
@@ -125,10 +133,25 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
         _write_rows(truth / "ground_truth_domain" / stem, truth_domain)
         _write_rows(truth / "ground_truth_attributes" / machine / f"attributes_{section}.csv", truth_attributes,
                     _header(pairs, ["file_name_with_full_attributes"]))
+    return causes
+
+
+def _write_in_parallel(tasks: list[tuple], workers: int, bar) -> list[list[list[str]]]:
+    """:func:`_write_section` of every task in ``workers`` processes; the results in task order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(_write_section, *task): task for task in tasks}
+        for future in as_completed(futures):
+            future.result()
+            _, folder, _, _, size, _, _ = futures[future]
+            bar.update(section_clip_count(size, folder))
+        return [future.result() for future in futures]
 
 
 def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, strength: float = 1.0,
-             progress: bool = True) -> Path:
+             progress: bool = True, workers: int = 1) -> Path:
     """Write a synthetic DCASE 2022 Task 2 stand-in to ``out`` and return ``out``.
 
     Args:
@@ -139,6 +162,8 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
         machines: machine names (``asdlib.names.MACHINES`` by default).
         strength: global anomaly strength, >= 0 (0: anomalous clips are statistically normal).
         progress: show a tqdm bar over clips (on stderr); nothing else is printed.
+        workers: processes writing sections in parallel (each clip's bytes depend only on its own
+            seeded streams, so the files are the same for any number).
     """
     from tqdm import tqdm
 
@@ -158,12 +183,14 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the data set is not
     try:
-        causes: list[list[str]] = []
+        tasks = [(tmp, folder, machine, section, size, seed, strength)
+                 for machine in machines for folder, sections in FOLDERS.items() for section in sections]
         with tqdm(total=clip_count(size, machines), unit="clip", desc="synth", disable=not progress) as bar:
-            for machine in machines:
-                for folder, sections in FOLDERS.items():
-                    for section in sections:
-                        _write_section(tmp, folder, machine, section, size, seed, strength, bar, causes)
+            if workers <= 1:
+                per_section = [_write_section(*task, bar=bar) for task in tasks]
+            else:
+                per_section = _write_in_parallel(tasks, workers, bar)
+        causes = [row for rows in per_section for row in rows]
         _write_rows(tmp / "anomaly_causes.csv", causes, ["machine", "split_folder", "file_name", "anomaly_type",
                                                          "severity"])
         provenance = {"format_version": FORMAT_VERSION, "asdlib_version": __version__, "seed": int(seed),
