@@ -60,10 +60,12 @@ study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, t
 # %%
 import warnings
 
-import pandas as pd
-from IPython.display import Image, Markdown, display
+warnings.filterwarnings("ignore", message=".*IProgress not found.*")  # tqdm.auto without ipywidgets; no bars here
+import pandas as pd  # noqa: E402
+from IPython.display import Image, Markdown, display  # noqa: E402
 
-from asdlib.study.explanations import (explanation_tables, false_alarms, severity_correlation, type_accuracy)
+from asdlib.study.explanations import (explanation_tables, false_alarms, severity_correlation,  # noqa: E402
+                                       type_accuracy)
 
 table = explanation_tables(study_dir, data_root, checkpoint)
 if table["anomaly_type"].notna().any():
