@@ -134,10 +134,11 @@ SCALES: dict[str, Scale] = {
                             lr=1e-3, lr_toycar=1e-3, embed_hop=16),
     ),
     # quick: sized for the whole study (9 systems x 7 machines x 3 seeds) in under an hour on a 2-core
-    # CPU (8 epochs: with 10, the study took 69 min; the development-set official score rose by 0.01-0.03
-    # from epoch 5 to 10, see the Reproducing page). Ten target-domain training clips per section, as the real set has (with four, the target
-    # domain's normal clips found too few neighbours and AUC (T) fell below 0.5: see the note in the
-    # book's Reproducing page); the MobileFaceNet at half width (a CPU budget, not the paper's).
+    # CPU (8 epochs: with 10, the study took 69 min; the development-set official score rose by
+    # 0.01-0.03 from epoch 5 to 10, see the Reproducing page). Ten target-domain training clips per
+    # section, as the real set has (with four, the target domain's normal clips found too few
+    # neighbours and AUC (T) fell below 0.5: see the note in the book's Reproducing page); the
+    # MobileFaceNet at half width (a CPU budget, not the paper's).
     "quick": Scale(
         name="quick",
         synth=SynthSize(clip_seconds=2.0, train_source=40, train_target=10, test_per_domain=10, eval_test=40),

@@ -136,17 +136,19 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
     return causes
 
 
-def _write_in_parallel(tasks: list[tuple], workers: int, bar) -> list[list[list[str]]]:
-    """:func:`_write_section` of every task in ``workers`` processes; the results in task order."""
+def _write_in_parallel(tmp: Path, sections: list[tuple[str, str, str]], size: SynthSize, seed: int,
+                       strength: float, workers: int, bar) -> list[list[list[str]]]:
+    """:func:`_write_section` of every (folder, machine, section) in ``workers`` processes; the results
+    in the order of ``sections``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(_write_section, *task): task for task in tasks}
+        futures = {pool.submit(_write_section, tmp, folder, machine, section, size, seed, strength):
+                   section_clip_count(size, folder) for folder, machine, section in sections}
         for future in as_completed(futures):
             future.result()
-            _, folder, _, _, size, _, _ = futures[future]
-            bar.update(section_clip_count(size, folder))
+            bar.update(futures[future])
         return [future.result() for future in futures]
 
 
@@ -183,13 +185,14 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the data set is not
     try:
-        tasks = [(tmp, folder, machine, section, size, seed, strength)
+        tasks = [(folder, machine, section)
                  for machine in machines for folder, sections in FOLDERS.items() for section in sections]
         with tqdm(total=clip_count(size, machines), unit="clip", desc="synth", disable=not progress) as bar:
             if workers <= 1:
-                per_section = [_write_section(*task, bar=bar) for task in tasks]
+                per_section = [_write_section(tmp, folder, machine, section, size, seed, strength, bar)
+                               for folder, machine, section in tasks]
             else:
-                per_section = _write_in_parallel(tasks, workers, bar)
+                per_section = _write_in_parallel(tmp, tasks, size, seed, strength, workers, bar)
         causes = [row for rows in per_section for row in rows]
         _write_rows(tmp / "anomaly_causes.csv", causes, ["machine", "split_folder", "file_name", "anomaly_type",
                                                          "severity"])
