@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from asdlib.data import index_dataset
-    from asdlib.embed import default_batch_size, embed_clips
+    from asdlib.embed import default_batch_size, embed_clips, fold_batch_norm
     from asdlib.features import load_features
     from asdlib.model import build_model
     from asdlib.scales import SynthSize, get_scale
@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         xb = torch.randn(per_batch, 1, settings.chunk_frames, scale.features.n_bins, device=device)
         xb = xb.contiguous(memory_format=torch.channels_last)
 
-        def forward():  # float32, as embed_clips
+        folded = fold_batch_norm(model).to(device=device, memory_format=torch.channels_last)
+
+        def forward():  # float32 and batch norm folded, as embed_clips
             with torch.inference_mode():
-                model.embeddings(xb)
+                folded.embeddings(xb)
         bare_fwd = _rate(forward, per_batch, max(2, n_chunks // per_batch), warmup=1)
 
     startup = startup_seconds()

@@ -3,11 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from asdlib.embed import chunk_view, default_batch_size, default_pooling, embed_clips, n_chunks
+from asdlib.embed import chunk_view, default_batch_size, default_pooling, embed_clips, fold_batch_norm, n_chunks
+from asdlib.model import build_model
 
 
 class TinyModel(torch.nn.Module):
-    """Stand-in with the model contract: embeddings(x (B, 1, T, F)) -> {"section": (B, 6), "attribute": (B, 4)}."""
+    """Stand-in with the model contract: embeddings(x (B, 1, T, F)) -> {"section": (B, 6), "attribute": (B, 4)}.
+
+    ``TinyModel.calls`` counts forward passes of every instance (embed_clips runs a copy of the model)."""
+    calls = 0
 
     def __init__(self):
         super().__init__()
@@ -16,11 +20,10 @@ class TinyModel(torch.nn.Module):
         self.norm = torch.nn.BatchNorm2d(3)
         self.section = torch.nn.Linear(3, 6)
         self.attribute = torch.nn.Linear(3, 4)
-        self.calls = 0
 
     def embeddings(self, x):
         assert x.dtype == torch.float32 and x.dim() == 4 and x.shape[1] == 1
-        self.calls += 1
+        type(self).calls += 1
         h = torch.relu(self.norm(self.conv(x))).amax(dim=(2, 3))
         return {"section": self.section(h), "attribute": torch.tanh(self.attribute(h))}
 
@@ -100,9 +103,9 @@ def test_embed_clips_independent_of_batch_size_and_input_type(specs, tmp_path):
     base = embed_clips(model, specs, chunk_frames=8, hop=2, pooling="std", batch_size=1024)
     n_total = sum(n_chunks(len(s), 8, 2) for s in specs)
     for batch_size in (1, 5, n_total - 1):
-        calls = model.calls
+        calls = TinyModel.calls
         got = embed_clips(model, specs, chunk_frames=8, hop=2, pooling="std", batch_size=batch_size)
-        assert model.calls - calls == -(-n_total // batch_size)  # batches are filled across clips
+        assert TinyModel.calls - calls == -(-n_total // batch_size)  # batches are filled across clips
         for name in base:
             np.testing.assert_allclose(got[name], base[name], atol=1e-5)
     paths = []
@@ -117,7 +120,36 @@ def test_embed_clips_independent_of_batch_size_and_input_type(specs, tmp_path):
             np.testing.assert_allclose(got[name], base[name], atol=1e-6)
 
 
-def test_embed_clips_restores_training_mode_and_checks_inputs(specs):
+def test_batch_norm_folded_into_the_convs_computes_the_same_embeddings():
+    """MobileFaceNet with non-trivial batch-norm statistics: the folded copy has no BatchNorm2d left
+    and embeds as the eval-mode model does; the model itself keeps its norms, weights and mode."""
+    torch.manual_seed(1)
+    model = build_model("disent", n_bins=33, n_sections=3, attribute_classes={"a": 2}, chunk_frames=16, width=0.25)
+    with torch.no_grad():
+        for norm in [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]:
+            norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.2, 3)
+            norm.weight.uniform_(0.5, 1.5), norm.bias.uniform_(-0.5, 0.5)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert model.training and sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) > 20
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    x = torch.randn(5, 1, 16, 33)
+    with torch.no_grad():
+        want, got = model.eval().embeddings(x), folded.embeddings(x)
+    model.train()
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-5)
+    specs = [np.random.default_rng(2).normal(size=(40, 33)).astype(np.float16)]
+    ref = reference(model, specs, chunk_frames=16, hop=4, pooling="mean")  # puts the model in eval mode
+    model.train()
+    for name, e in embed_clips(model, specs, chunk_frames=16, hop=4).items():
+        np.testing.assert_allclose(e, ref[name], rtol=1e-4, atol=1e-5)
+    assert model.training
+
+
+def test_embed_clips_leaves_the_model_as_it_was_and_checks_inputs(specs):
     model = TinyModel().train()
     embed_clips(model, specs, chunk_frames=8)
     assert model.training
@@ -137,7 +169,7 @@ def test_default_pooling():
 
 
 def test_default_batch_holds_a_fixed_number_of_input_values():
-    """On CPU 64 chunks of 32 x 129 per forward pass, but only 8 of the paper's 32 x 1025: the
+    """On CPU 24 chunks of 32 x 129 per forward pass, but only 3 of the paper's 32 x 1025: the
     activations of a batch grow with its input (1024 paper-shape chunks took 17 GB on CPU). On a GPU,
     16 times as many."""
     sizes = []
@@ -147,7 +179,7 @@ def test_default_batch_holds_a_fixed_number_of_input_values():
             sizes.append(len(x))
             return super().embeddings(x)
     assert default_batch_size(32, 129, "cuda") == 1024 and default_batch_size(32, 1025, "cuda") == 128
-    for n_bins, per_batch in ((129, 64), (1025, 8)):
+    for n_bins, per_batch in ((129, 24), (1025, 3)):
         sizes.clear()
         spec = np.zeros((32 + 299, n_bins), dtype=np.float16)  # 300 chunks at hop 1
         embed_clips(Recording(), [spec], chunk_frames=32, hop=1)
