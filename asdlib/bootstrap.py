@@ -13,8 +13,9 @@ Every system is resampled with the *same* clip weights and the same seed draws, 
 between two systems is a paired comparison (its interval is usually much narrower than either
 system's own). Resampling with replacement is done with integer weights on the original clips, and
 the metrics are computed on the weighted clips exactly as ``sklearn.metrics.roc_auc_score`` computes
-them on a list holding each clip as often as its weight says (:func:`asdlib.metrics.roc_area`, tested
-against sklearn), vectorised over all resamples at once.
+them on a list holding each clip as often as its weight says (:func:`asdlib.metrics.weighted_section_metrics`,
+the function behind the official :func:`asdlib.metrics.section_metrics`; its areas are tested against
+sklearn), vectorised over all resamples at once. This module draws the weights and reads the intervals.
 
 The tuned systems (MSL, Disent.Wt, MSL+ANP) are tuned once per seed on the full development set;
 the bootstrap then resamples their evaluation, not their tuning. Imports numpy only.
@@ -22,27 +23,6 @@ the bootstrap then resamples their evaluation, not their tuning. Imports numpy o
 from __future__ import annotations
 
 import numpy as np
-
-from asdlib.metrics import EPS, MAX_FPR, roc_area
-
-
-def section_metrics(scores: np.ndarray, anomalous: np.ndarray, target: np.ndarray,
-                    weights: np.ndarray) -> np.ndarray:
-    """The official AUC (source), AUC (target) and pAUC of one section under each weight row.
-
-    Args:
-        scores, anomalous, target: (n,) of the section's test clips (target: True for target domain).
-        weights: (R, n) clip weights (a row of ones gives the official numbers).
-
-    Returns:
-        (R, 3): AUC (S) over source normals and all anomalies, AUC (T) likewise, pAUC over all clips.
-    """
-    out = np.empty((len(weights), 3))
-    for column, domain_mask in enumerate((~target, target)):
-        keep = domain_mask | anomalous
-        out[:, column] = roc_area(scores[keep], anomalous[keep], weights[:, keep])
-    out[:, 2] = roc_area(scores, anomalous, weights, max_fpr=MAX_FPR)
-    return out
 
 
 def stratified_weights(strata: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,12 +41,6 @@ def stratified_weights(strata: np.ndarray, n_resamples: int, rng: np.random.Gene
         np.add.at(counts, (np.arange(n_resamples)[:, None], picks), 1.0)
         out[1:, members] = counts
     return out
-
-
-def hmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Harmonic mean along ``axis`` with every value floored at ``EPS`` (as the official evaluator)."""
-    values = np.maximum(values, EPS)
-    return values.shape[axis] / np.sum(1.0 / values, axis=axis)
 
 
 def interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:

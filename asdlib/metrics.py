@@ -17,7 +17,8 @@ anomalies only, and the evaluator's per-machine "source harmonic mean" row (wron
 The areas come from :func:`roc_area`, which gives ``sklearn.metrics.roc_auc_score``'s values (ties
 included; the tests compare the two) without its input checks, which cost ~10 ms a call (measured:
 450 calls, 4.4 s): tuning a study's weights on the development set calls it some 75,000 times. It also takes clip weights, for
-the bootstrap (:mod:`asdlib.bootstrap`). Imports numpy and scipy only (no torch, no scikit-learn).
+the bootstrap (:mod:`asdlib.bootstrap`, through :func:`weighted_section_metrics` and :func:`hmean`).
+Imports numpy and scipy only (no torch, no scikit-learn).
 """
 from __future__ import annotations
 
@@ -107,6 +108,28 @@ def _as_domain_codes(domain) -> np.ndarray:
     return arr.astype(int)
 
 
+def weighted_section_metrics(scores: np.ndarray, anomalous: np.ndarray, target: np.ndarray,
+                             weights: np.ndarray | None = None) -> np.ndarray:
+    """AUC (source), AUC (target) and pAUC of one section under each row of clip weights.
+
+    Args:
+        scores, anomalous, target: (n,) of the section's test clips (bool ``anomalous``; ``target``
+            True for the target domain).
+        weights: (R, n) clip weights (:func:`roc_area`); None: one row of ones, the official numbers.
+
+    Returns:
+        (R, 3) in :data:`METRICS` order: AUC (S) over the source normals and all anomalies, AUC (T)
+        likewise, pAUC over all clips. Unchecked: :func:`section_metrics` validates its input first.
+    """
+    weights = np.ones((1, len(scores))) if weights is None else np.atleast_2d(weights)
+    out = np.empty((len(weights), 3))
+    for column, domain_mask in enumerate((~target, target)):
+        keep = domain_mask | anomalous
+        out[:, column] = roc_area(scores[keep], anomalous[keep], weights[:, keep])
+    out[:, 2] = roc_area(scores, anomalous, weights, max_fpr=MAX_FPR)
+    return out
+
+
 def section_metrics(y_true, y_score, domain) -> dict[str, float]:
     """AUC (source), AUC (target) and pAUC of one machine section (official rules, Sec. 4).
 
@@ -140,12 +163,7 @@ def section_metrics(y_true, y_score, domain) -> dict[str, float]:
     for code, name in ((0, "source"), (1, "target")):
         if not ((y == 0) & (d == code)).any():
             raise ValueError(f"no normal {name}-domain clips: AUC ({name}) is undefined")
-    result = {}
-    for code, key in ((0, "auc_source"), (1, "auc_target")):
-        mask = (d == code) | (y == 1)
-        result[key] = float(roc_area(s[mask], y[mask] == 1)[0])
-    result["pauc"] = float(roc_area(s, y == 1, max_fpr=MAX_FPR)[0])
-    return result
+    return dict(zip(METRICS, map(float, weighted_section_metrics(s, y == 1, d == 1)[0])))
 
 
 def labelled_section_metrics(clips: pd.DataFrame, scores) -> list[dict]:
@@ -177,7 +195,15 @@ def harmonic_mean(values) -> float:
         raise ValueError("harmonic mean of no values")
     if not np.isfinite(v).all() or (v < 0).any():
         raise ValueError(f"harmonic mean needs finite values >= 0, got {v[~np.isfinite(v) | (v < 0)][:5]}")
-    return float(scipy.stats.hmean(np.maximum(v, EPS)))
+    return float(hmean(v))
+
+
+def hmean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Harmonic mean along ``axis`` with every value floored at ``EPS`` (as the official evaluator:
+    ``scipy.stats.hmean`` of the floored values), unchecked and vectorised (the bootstrap's many
+    resamples); :func:`harmonic_mean` checks its input first."""
+    values = np.maximum(values, EPS)
+    return values.shape[axis] / np.sum(1.0 / values, axis=axis)
 
 
 def _metric_frame(rows) -> pd.DataFrame:

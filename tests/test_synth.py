@@ -283,6 +283,9 @@ def test_refuses_a_non_empty_folder_and_writes_nothing(tmp_path):
         generate(tmp_path / "new", SMALL, machines=("drill",), progress=False)
     with pytest.raises(ValueError, match="strength"):
         generate(tmp_path / "new", SMALL, strength=-1.0, progress=False)
+    for workers in (0, -2, 1.5):
+        with pytest.raises(ValueError, match=f"workers must be an integer >= 1, got {workers}"):
+            generate(tmp_path / "new", SMALL, workers=workers, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from asdlib.metrics import METRICS
 from asdlib.names import MACHINES
 from asdlib.study.evidence import Estimate, Evidence
-from asdlib.study.rows import DISENT_WT, METRICS, MSL, MSL_ANP, SINGLE_SYSTEMS
+from asdlib.study.rows import DISENT_WT, MSL, MSL_ANP, SINGLE_SYSTEMS
 
 ATTRIBUTE_SYSTEMS = ("MTL", "Disent.Cat (S3)", "Disent.Sec", "Disent.Att", "Disent.Split")
 SECTION_ONLY_SYSTEMS = ("Sec_Softmax", "Sec_ArcFace")

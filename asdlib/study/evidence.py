@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from asdlib.bootstrap import hmean, interval, section_metrics, stratified_weights
+from asdlib.bootstrap import interval, stratified_weights
+from asdlib.metrics import METRICS, hmean, weighted_section_metrics
 from asdlib.names import MACHINES
-from asdlib.study.rows import METRICS, ordered
+from asdlib.study.rows import ordered
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Evidence:
                 if not np.array_equal(clip_scores["name"].to_numpy(), names):
                     raise ValueError(f"{row}, seed {seed_value}: other test clips than the other rows in "
                                      f"{machine} section {section}")
-                self._values[row][self.seeds.index(seed_value), :, u] = section_metrics(
+                self._values[row][self.seeds.index(seed_value), :, u] = weighted_section_metrics(
                     clip_scores["score"].to_numpy(), anomalous, target, weights)
 
     # ----------------------------------------------------------------------------------------

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("auc_source", "auc_target", "pauc")
-
 # (system, inference mode) of a run -> the row name of the paper's tables.
 ROW_NAMES = {
     ("disent", "wt"): "Disent.Wt (0.5/0.5)",

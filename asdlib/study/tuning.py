@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.bootstrap import hmean, section_metrics
+from asdlib.metrics import hmean, weighted_section_metrics
 from asdlib.study.rows import DISENT_WT, GRID, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
 from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, result_scores, seed_folder
 
@@ -38,7 +38,7 @@ def dev_scorer(test: pd.DataFrame):
         if not parts:
             return np.nan
         scores = np.asarray(scores, dtype=float)
-        values = [section_metrics(scores[rows], anomalous, target, np.ones((1, len(rows))))[0]
+        values = [weighted_section_metrics(scores[rows], anomalous, target)[0]
                   for rows, anomalous, target in parts]
         return float(hmean(np.concatenate(values)))
     return score

@@ -178,6 +178,8 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if strength < 0 or not np.isfinite(strength):
         raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+    if not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out}: exists and is not an empty folder; choose a new path or remove it")
     machines = tuple(m for m in MACHINES if m in machines)
@@ -188,7 +190,7 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
         tasks = [(folder, machine, section)
                  for machine in machines for folder, sections in FOLDERS.items() for section in sections]
         with tqdm(total=clip_count(size, machines), unit="clip", desc="synth", disable=not progress) as bar:
-            if workers <= 1:
+            if workers == 1:
                 per_section = [_write_section(tmp, folder, machine, section, size, seed, strength, bar)
                                for folder, machine, section in tasks]
             else:
