@@ -27,7 +27,8 @@
 # - **+ PT**: one network pre-trained on every machine's training clips (42 section classes and every
 #   machine's attribute heads), then fine-tuned per machine from its trunk and embedding layer. The
 #   budget of optimiser steps is the same as training every machine from scratch: pre-training takes
-#   40 % of the scale's epochs over all machines, fine-tuning the rest per machine;
+#   40 % of the scale's epochs over all machines, fine-tuning the rest per machine, with a checkpoint
+#   halfway (rounded up) and one at the end (quick: epochs 3 and 5 of 5);
 # - **+ PT + WA**: both.
 #
 # The interesting number is the evaluation set's: does either step carry from dev to eval, where the

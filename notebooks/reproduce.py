@@ -29,10 +29,10 @@
 # Measured (`/usr/bin/time -v make book` in a fresh clone of the repository, the environment already
 # installed, 2026-11-22, a 2-core Intel Xeon without a GPU): at the default `quick` scale the synthetic
 # data and the study's 189 training runs (9 systems x 7 machines x 3 seeds, two runs at a time) took
-# 59 min 44 s; the whole book, with the 48 pre-training and fine-tuning runs of *Beyond the paper* and
-# every chapter, took 1 h 19 min (the notebooks' run time: study 116 min, pipeline 31 min, chapters
-# 7 min, two at a time), more than the 75 minutes this scale was to take. The
-# table at the end of this page gives the time of each run of the build you are reading.
+# 54 min 37 s; the whole book, with the 48 pre-training and fine-tuning runs of *Beyond the paper* and
+# every chapter, took 1 h 13 min 41 s (the notebooks' run time: study 105 min, pipeline 29 min,
+# chapters 8 min, two at a time). The table at the end of this page gives the time of each run of the
+# build you are reading.
 #
 # The scales: every setting of each (`asdlib/scales.py`). The synthetic stand-in's counts are per
 # machine and section; the real data set has 990 + 10 training clips and 200 test clips per section.
