@@ -198,13 +198,14 @@ def project_paper_study(steps_per_s: float, chunks_per_s: float, scale, device: 
     the eval test clips only for the checkpoints it keeps. Valid only when the rates were measured at
     paper scale (1025 bins, full width); AE and MobileNetV2 baselines are not counted."""
     from asdlib.scales import get_scale
+    from asdlib.train import checkpoint_epochs
 
     paper = get_scale("paper")
     if scale != paper:
         return (f"  projection: none (measured at scale {scale.name}; run with --scale paper for the paper's "
                 f"hours)")
     steps = paper.train.epochs * -(-PAPER_TRAIN_CLIPS * paper.train.chunks_per_clip // paper.train.batch_size)
-    chunks = paper.train.epochs // paper.train.checkpoint_every * PAPER_ALL_CLIPS * PAPER_CHUNKS_PER_CLIP
+    chunks = len(checkpoint_epochs(paper.train)) * PAPER_ALL_CLIPS * PAPER_CHUNKS_PER_CLIP
     train_h, score_h = steps / steps_per_s / 3600, chunks / chunks_per_s / 3600
     return (f"  projection: one paper-scale run on {device}: {steps:,} steps = {train_h:.1f} h training + "
             f"{chunks / 1e6:.0f} M chunks = {score_h:.1f} h scoring (upper bound);\n"

@@ -16,9 +16,10 @@ anomalies only, and the evaluator's per-machine "source harmonic mean" row (wron
 
 The areas come from :func:`roc_area`, which gives ``sklearn.metrics.roc_auc_score``'s values (ties
 included; the tests compare the two) without its input checks, which cost ~10 ms a call (measured:
-450 calls, 4.4 s): tuning a study's weights on the development set calls it some 75,000 times. It also takes clip weights, for
-the bootstrap (:mod:`asdlib.bootstrap`, through :func:`weighted_section_metrics` and :func:`hmean`).
-Imports numpy and scipy only (no torch, no scikit-learn).
+450 calls, 4.4 s): tuning a study's weights on the development set calls it some 75,000 times. It
+also takes clip weights, for the bootstrap (:mod:`asdlib.bootstrap`, through
+:func:`weighted_section_metrics` and :func:`hmean`). Imports numpy and scipy only (no torch, no
+scikit-learn).
 """
 from __future__ import annotations
 

@@ -308,6 +308,13 @@ PRETRAIN_SHARE = 0.4
 """Share of a scale's epochs spent pre-training on every machine (the rest fine-tunes each machine)."""
 
 
+def checkpoint_epochs(settings) -> list[int]:
+    """The epochs at which a run of these training settings saves a checkpoint: every
+    ``checkpoint_every`` epochs, and the last."""
+    every, epochs = settings.checkpoint_every, settings.epochs
+    return [e for e in range(1, epochs + 1) if e % every == 0 or e == epochs]
+
+
 def pipeline_overrides(scale: Scale, stage: str) -> list[str]:
     """Settings of the pre-training ("pretrain") or fine-tuning ("finetune") stage at the same total
     budget of optimiser steps as training each machine from scratch for the scale's E epochs:
@@ -423,6 +430,7 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
     n_batches = -(-len(data.clips) * settings.chunks_per_clip // settings.batch_size)
+    saved_epochs = set(checkpoint_epochs(settings))
     bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
                desc=f"{config.system} {config.machine}", unit="batch")
     try:
@@ -455,7 +463,7 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
             log_rows.append(row)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, row)
-            if epoch % settings.checkpoint_every == 0 or epoch == settings.epochs:
+            if epoch in saved_epochs:
                 if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
                     raise _diverged(run_dir, data, None, [], epoch, None, list_checkpoints(run_dir))
                 save_torch_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),

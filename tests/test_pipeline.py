@@ -1,6 +1,7 @@
 """The top rank's training pipeline: pre-training on every machine, fine-tuning, averaged weights."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -12,7 +13,7 @@ from asdlib.inference import score_run
 from asdlib.scales import get_scale
 from asdlib.synth import generate
 from asdlib.train import (RunConfig, TrainingSet, list_checkpoints, load_averaged_model, load_model,
-                          pipeline_overrides, start_from_pretrained, train)
+                          checkpoint_epochs, pipeline_overrides, start_from_pretrained, train)
 from asdlib.data import index_dataset
 
 SETTINGS = ["train.epochs=2", "train.checkpoint_every=1"]
@@ -22,14 +23,14 @@ SETTINGS = ["train.epochs=2", "train.checkpoint_every=1"]
 def test_pipeline_budget_and_two_fine_tuning_checkpoints(scale):
     """Pre-training (one run over 7 machines) + 7 fine-tunings take 7 E epochs of steps, as 7 runs from
     scratch; a fine-tuning saves exactly two checkpoints (every ``checkpoint_every`` epochs and the last)."""
-    epochs = get_scale(scale).train.epochs
+    train_settings = get_scale(scale).train
 
     def settings(stage):
-        return {k.split(".")[1]: int(v) for k, v in (s.split("=") for s in pipeline_overrides(get_scale(scale), stage))}
+        pairs = (s.split("=") for s in pipeline_overrides(get_scale(scale), stage))
+        return dataclasses.replace(train_settings, **{k.split(".")[1]: int(v) for k, v in pairs})
     pre, fine = settings("pretrain"), settings("finetune")
-    assert 7 * pre["epochs"] + 7 * fine["epochs"] == 7 * epochs and pre["epochs"] >= 1
-    saved = {e for e in range(1, fine["epochs"] + 1) if e % fine["checkpoint_every"] == 0 or e == fine["epochs"]}
-    assert len(saved) == 2
+    assert 7 * pre.epochs + 7 * fine.epochs == 7 * train_settings.epochs and pre.epochs >= 1
+    assert len(checkpoint_epochs(fine)) == 2 and checkpoint_epochs(fine)[-1] == fine.epochs
 
 
 @pytest.fixture(scope="module")
