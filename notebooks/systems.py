@@ -137,9 +137,10 @@ else:
 # development set (dev) and the evaluation set (eval).
 
 # %% tags=["full-width"]
-from asdlib.study.departures import as_markdown, departures
+from asdlib.study.departures import as_markdown, departures, msl_pools
 from asdlib.study.load import load_study, rules_evidence
 
 study = load_study(study_dir, checkpoint)
-table = departures(study.evidence, rules_evidence(study_dir, study.evidence.n_resamples), summary, checkpoint)
+table = departures(study.evidence, rules_evidence(study_dir, study.evidence.n_resamples), summary, checkpoint,
+                   msl_pools(study.scores, study.evidence.n_resamples))
 display(Markdown(as_markdown(table)))

@@ -7,8 +7,14 @@ from pathlib import Path
 import pandas as pd
 
 from asdlib.study.evidence import Evidence
-from asdlib.study.rows import SINGLE_SYSTEMS
+from asdlib.study.rows import MSL, MSL_CANDIDATES, SINGLE_SYSTEMS, TUNED
 from asdlib.study.runs import clips
+from asdlib.study.tuning import msl_choice
+
+PAPER_MSL_POOL = tuple(r for r in MSL_CANDIDATES if r not in ("Disent.Sec", "Disent.Att"))
+"""The systems the paper's MSL chose among: its Table 4 choices are all training losses, never the
+disentangled model's inference modes Disent.Sec and Disent.Att."""
+MSL_PAPER_POOL = "MSL (S1), paper's pool"
 
 
 def adversary_summary(study_dir: str | Path) -> pd.DataFrame:
@@ -31,13 +37,27 @@ def adversary_summary(study_dir: str | Path) -> pd.DataFrame:
     return frame
 
 
-def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFrame, rule: str) -> pd.DataFrame:
+def msl_pools(scores: pd.DataFrame, n_resamples: int = 1000) -> Evidence | None:
+    """MSL (S1) chosen per seed and machine from this study's pool (row ``MSL (S1)``) and from the
+    paper's (:data:`PAPER_MSL_POOL`, row :data:`MSL_PAPER_POOL`), in one Evidence; None without
+    candidates. ``scores``: the study's clip scores (:func:`asdlib.study.runs.collect_scores`)."""
+    frames = []
+    for _, part in scores[~scores["row"].isin(TUNED)].groupby(["seed", "machine"]):
+        for name, pool in ((MSL, MSL_CANDIDATES), (MSL_PAPER_POOL, PAPER_MSL_POOL)):
+            chosen = msl_choice(part, pool)
+            if chosen is not None:
+                frames.append(part[part["row"] == chosen].assign(row=name))
+    return Evidence(pd.concat(frames, ignore_index=True), n_resamples) if frames else None
+
+
+def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFrame, rule: str,
+               pools: Evidence | None = None) -> pd.DataFrame:
     """Every place where asdlib departs from the paper or from the DCASE 2022 baselines, why, and what
     this build's runs measured of it (paired differences with 95 % intervals, in points).
 
     ``evidence``: the study under the tables' rule; ``rules``: an Evidence holding each single system
     under both rules (rows ``X`` and ``X [best dev]``, :func:`asdlib.study.evidence.with_both_rules`), or None;
-    ``adversary``: :func:`adversary_summary`."""
+    ``adversary``: :func:`adversary_summary`; ``pools``: :func:`msl_pools`, or None."""
     def paired(a, b):
         return (f"dev {evidence.difference(a, b, 'dev').text(sign=True)}, "
                 f"eval {evidence.difference(a, b, 'eval').text(sign=True)}")
@@ -60,15 +80,34 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
                                    f"section accuracy {adversary['section_acc'].mean():.2f}")
     else:
         measured["adversarial"] = "not in this build (no adversarial run)"
+    if pools is not None and {MSL, MSL_PAPER_POOL} <= set(pools.rows):
+        measured["pool"] = ("the paper's pool minus ours (points): dev "
+                            f"{pools.difference(MSL_PAPER_POOL, MSL, 'dev').text(sign=True)}, eval "
+                            f"{pools.difference(MSL_PAPER_POOL, MSL, 'eval').text(sign=True)}")
+    else:
+        measured["pool"] = "not in this build"
     table = [
         ("data", "the real DCASE 2022 Task 2 audio",
          "a synthetic stand-in with the real layout, names, attributes and evaluator files (`asdlib synth`)",
          "the real audio cannot be downloaded where asdlib is built; `make book DATA=...` reads the real set",
          "levels are not comparable; the ordering of systems is compared with Kendall's tau (Tables 2, 3)"),
-        ("scale", "10 s clips, 990 + 10 training clips per section, 1025 STFT bins, up to 300 epochs, lr 1e-4",
+        ("scale", "10 s clips, 990 + 10 training clips per section, 1025 STFT bins, up to 300 epochs",
          "`quick`: shorter clips, fewer clips, fewer bins and epochs (the *Reproducing* page lists them)",
          "the whole study must build on a 2-core CPU in under an hour; `SCALE=paper` runs the paper's settings",
          "not measured: the paper scale needs a GPU and the real data"),
+        ("learning rate", "1e-4, and 1e-5 for ToyCar",
+         "`quick` and `smoke`: 1e-3 for every machine, ToyCar included (`paper`: the paper's)",
+         "a few hundred optimiser steps per run at the quick scale; one rate keeps the machines comparable",
+         "not measured: it needs the study trained again at each rate"),
+        ("chunk length", "32 frames at hop 512 (32 ms): a chunk of about 1 s",
+         "`quick`: 32 frames at hop 128 (8 ms): 256 ms; `smoke`: hop 64, 128 ms",
+         "the quick STFT (window 256) keeps the network's input small on a CPU",
+         "not measured: it needs the study trained again at another hop"),
+        ("embedding batch norm", "Table 1: the embedding is a linear layer; no norm after it",
+         "a BatchNorm1d after the linear embedding layer (`asdlib.model`), as public MobileFaceNet implementations have",
+         "it rescales each embedding dimension, so it changes the cosine distances of Eq. (4) at inference; "
+         "the paper does not say whether it has one",
+         "not measured: it needs the embeddings before the norm, which the runs do not save"),
         ("checkpoint rule", "per system, machine and mode, the checkpoint (every 5 epochs) with the best dev score",
          f"tables use `{rule}` (`make book CHECKPOINT=...`); every run is scored with both rules",
          "the paper's rule lets the dev test set choose the model; the last checkpoint uses no test label",
@@ -84,6 +123,9 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
         ("MSL (S1)", "the best dev system per machine; its choices do not all follow from its Table 2 (Table 4 page)",
          "the best dev system of these runs among the paper's MobileFaceNet systems, per seed",
          "the paper's choices were made on runs it does not report", "our choices beside the paper's: Table 4"),
+        ("MSL pool", "its Table 4 choices are all training losses (never Disent.Sec or Disent.Att)",
+         "the pool also holds the disentangled model's inference modes Disent.Sec and Disent.Att",
+         "they are rows of Table 2 that a per-machine choice can take", measured["pool"]),
         ("MSL+ANP (S2)", "a weighted sum of the MSL and ANP scores",
          "each score standardised per section by the mean and sd of its training clips' scores first",
          "the two systems' scores live on different scales; the paper does not say how it combined them",

@@ -1,19 +1,24 @@
 """Official scores of any table cell and differences between rows, with 95 % intervals (:mod:`asdlib.bootstrap`).
 
 :class:`Evidence` takes the clip scores of a study (:func:`asdlib.study.runs.collect_scores` plus the
-tuned rows) and resamples, once for all rows, the training seeds and the test clips of every section
-(within each domain and label). A cell is the mean over seeds of the harmonic mean of the chosen
-metrics over the chosen sections; its interval is the central 95 % of the same statistic over the
-resamples. A difference between two rows uses the same resamples for both (paired).
+tuned rows) and resamples, once for all rows, the test clips of every section (within each domain
+and label). A cell is the mean over seeds of the harmonic mean of the chosen metrics over the chosen
+sections; its interval adds the seeds' variance to the clips' (:func:`asdlib.bootstrap.seed_and_clip_interval`,
+a t interval). A difference between two rows uses the same seeds and clip resamples for both
+(paired), over the same sections.
+
+A row that lacks a seed the others have (a run that failed) is estimated from the seeds it has, and
+a difference from the seeds both rows have: :attr:`Estimate.seeds` says how many; a difference of
+two rows scored on different sections is an error.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from asdlib.bootstrap import interval, stratified_weights
+from asdlib.bootstrap import SeedClipSpread, seed_and_clip_interval, stratified_weights
 from asdlib.metrics import METRICS, hmean, weighted_section_metrics
 from asdlib.names import MACHINES
 from asdlib.study.rows import ordered
@@ -21,21 +26,31 @@ from asdlib.study.rows import ordered
 
 @dataclass(frozen=True)
 class Estimate:
-    """A number with its 95 % interval (``low``, ``high``); ``draws`` are the bootstrap resamples."""
+    """A number with its 95 % interval (``low``, ``high``).
+
+    ``draws``: the clip resamples of the seed mean (shape (n_resamples,)); ``spread``: the seed and
+    clip variances behind the interval (:class:`asdlib.bootstrap.SeedClipSpread`), None for an
+    estimate made otherwise (then only the interval is known)."""
 
     mean: float
     low: float
     high: float
     draws: np.ndarray
+    spread: SeedClipSpread | None = None
 
     @property
     def half(self) -> float:
         """Half the interval's width: the "±" shown in the book."""
         return (self.high - self.low) / 2
 
+    @property
+    def seeds(self) -> int:
+        """The training seeds behind the number (0 when it is not a seed mean)."""
+        return self.spread.seeds if self.spread is not None else 0
+
     def text(self, scale: float = 100.0, digits: int = 1, sign: bool = False) -> str:
         """``"55.3 ± 1.8"`` (values times ``scale``; a leading sign for differences)."""
-        if np.isnan(self.mean):
+        if np.isnan(self.mean) or np.isnan(self.half):
             return "-"
         value = f"{scale * self.mean:+.{digits}f}" if sign else f"{scale * self.mean:.{digits}f}"
         return f"{value} ± {scale * self.half:.{digits}f}"
@@ -44,14 +59,24 @@ class Estimate:
         """+1 if the whole interval is above 0, -1 if below, 0 if it holds 0."""
         return 1 if self.low > 0 else -1 if self.high < 0 else 0
 
+    def at_level(self, level: float) -> "Estimate":
+        """The same number with its two-sided interval at ``level`` (e.g. a family-adjusted one)."""
+        if self.spread is None:
+            raise ValueError("this estimate has no seed and clip variances to give another level")
+        return replace(self, low=self.spread.bounds(level)[0], high=self.spread.bounds(level)[1])
+
+    def p_value(self, null: float = 0.0, alternative: str = "two-sided") -> float:
+        """The p-value of ``mean == null`` (:meth:`asdlib.bootstrap.SeedClipSpread.p_value`)."""
+        return self.spread.p_value(null, alternative) if self.spread is not None else np.nan
+
 
 class Evidence:
-    """The bootstrap of a study's official metrics (module docstring).
+    """The seed and clip spread of a study's official metrics (module docstring).
 
     Args:
         scores: clip scores, columns row, seed, machine, section, name, domain, label, split, score
             (training clips are ignored). Every row must have scored the same test clips of a section.
-        n_resamples: bootstrap resamples (the interval's precision; 1000 by default).
+        n_resamples: clip resamples (the precision of the clips' variance; 1000 by default).
         seed: the resampling's random seed (the book is reproducible).
 
     Attributes:
@@ -59,32 +84,38 @@ class Evidence:
     """
 
     def __init__(self, scores: pd.DataFrame, n_resamples: int = 1000, seed: int = 0):
-        test = scores[scores["split"] == "test"]
+        test = scores[scores["split"] == "test"].sort_values(["machine", "section", "row", "seed", "name"],
+                                                             kind="stable")
         self.rows = ordered(test["row"].unique())
         self.seeds = sorted(test["seed"].unique().tolist())
         self.units = sorted(test.groupby(["machine", "section"]).groups)
         self.n_resamples = n_resamples
         rng = np.random.default_rng(seed)
-        self.seed_draws = rng.integers(0, len(self.seeds), size=(n_resamples, len(self.seeds)))
         self._values = {row: np.full((len(self.seeds), 1 + n_resamples, len(self.units), 3), np.nan)
                         for row in self.rows}
-        for u, ((machine, section), part) in enumerate(test.groupby(["machine", "section"], sort=True)):
-            reference = part.drop_duplicates("name").sort_values("name")
-            names = reference["name"].to_numpy()
-            anomalous = (reference["label"] == "anomaly").to_numpy()
-            target = (reference["domain"] == "target").to_numpy()
-            weights = stratified_weights(reference["domain"] + reference["label"], n_resamples, rng)
-            for (row, seed_value), clip_scores in part.groupby(["row", "seed"]):
-                clip_scores = clip_scores.sort_values("name")
-                if not np.array_equal(clip_scores["name"].to_numpy(), names):
-                    raise ValueError(f"{row}, seed {seed_value}: other test clips than the other rows in "
-                                     f"{machine} section {section}")
-                self._values[row][self.seeds.index(seed_value), :, u] = weighted_section_metrics(
-                    clip_scores["score"].to_numpy(), anomalous, target, weights)
+        names, score = test["name"].to_numpy(), test["score"].to_numpy(float)
+        anomalous, target = (test["label"] == "anomaly").to_numpy(), (test["domain"] == "target").to_numpy()
+        strata = (test["domain"] + test["label"]).to_numpy()
+        runs = test.groupby(["machine", "section", "row", "seed"], sort=False).indices  # each in name order
+        for u, ((machine, section), unit) in enumerate(sorted(test.groupby(["machine", "section"]).indices.items())):
+            reference, first = np.unique(names[unit], return_index=True)
+            clip = unit[first]
+            weights = stratified_weights(strata[clip], n_resamples, rng)
+            for row in self.rows:
+                for s, seed_value in enumerate(self.seeds):
+                    rows = runs.get((machine, section, row, seed_value))
+                    if rows is None:
+                        continue
+                    if not np.array_equal(names[rows], reference):
+                        raise ValueError(f"{row}, seed {seed_value}: other test clips than the other rows in "
+                                         f"{machine} section {section}")
+                    self._values[row][s, :, u] = weighted_section_metrics(score[rows], anomalous[clip],
+                                                                          target[clip], weights)
 
     # ----------------------------------------------------------------------------------------
-    def _per_seed(self, row: str, which: str, machines, metrics) -> np.ndarray | None:
-        """(n_seeds, 1 + n_resamples) harmonic means of the chosen values, or None without values."""
+    def _per_seed(self, row: str, which: str, machines, metrics) -> tuple[np.ndarray, tuple] | None:
+        """(n_seeds, 1 + n_resamples) harmonic means of the chosen values (NaN for a seed without a
+        run) and the units (machine, section) they cover, or None without values."""
         if row not in self._values:
             return None
         values = self._values[row]
@@ -95,24 +126,38 @@ class Evidence:
             return None
         columns = [METRICS.index(m) for m in metrics]
         chosen = values[:, :, units][..., columns].reshape(len(self.seeds), 1 + self.n_resamples, -1)
-        return hmean(chosen)
+        return hmean(chosen), tuple(self.units[u] for u in units)
 
-    def _estimate(self, per_seed: np.ndarray | None) -> Estimate:
+    @staticmethod
+    def _estimate(per_seed: np.ndarray | None) -> Estimate:
         if per_seed is None:
             return Estimate(np.nan, np.nan, np.nan, np.empty(0))
-        point = float(np.nanmean(per_seed[:, 0]))
-        draws = per_seed[self.seed_draws, 1 + np.arange(self.n_resamples)[:, None]].mean(axis=1)
-        return Estimate(point, *interval(draws), draws)
+        spread = seed_and_clip_interval(per_seed)
+        draws = per_seed[~np.isnan(per_seed[:, 0]), 1:].mean(axis=0)
+        return Estimate(spread.mean, *spread.bounds(), draws, spread)
 
     def cell(self, row: str, which: str, machines=None, metrics=METRICS) -> Estimate:
         """The official score of ``row`` over ``which`` set ("dev" or "eval"), restricted to ``machines``
         (None: all) and ``metrics``, as a mean over seeds with its 95 % interval."""
-        return self._estimate(self._per_seed(row, which, machines, metrics))
+        found = self._per_seed(row, which, machines, metrics)
+        return self._estimate(None if found is None else found[0])
 
     def difference(self, row_a: str, row_b: str, which: str, machines=None, metrics=METRICS) -> Estimate:
-        """``cell(row_a) - cell(row_b)``, paired: the same seeds and clips resampled for both."""
+        """``cell(row_a) - cell(row_b)``, paired: the same seeds and clip resamples for both (the seeds
+        both rows have). Raises ValueError if the two rows were scored on different sections."""
         a, b = self._per_seed(row_a, which, machines, metrics), self._per_seed(row_b, which, machines, metrics)
-        return self._estimate(None if a is None or b is None else a - b)
+        if a is None or b is None:
+            return self._estimate(None)
+        if a[1] != b[1]:
+            only = sorted(set(a[1]) ^ set(b[1]))
+            raise ValueError(f"{row_a} and {row_b} were scored on different {which} sections "
+                             f"(only one of them has {', '.join(f'{m} {s}' for m, s in only)}): no paired difference")
+        return self._estimate(a[0] - b[0])
+
+    def seed_values(self, row: str, which: str, machines=None, metrics=METRICS) -> np.ndarray:
+        """(n_seeds,) the cell's value for each seed alone (NaN where a seed has no run)."""
+        found = self._per_seed(row, which, machines, metrics)
+        return np.full(len(self.seeds), np.nan) if found is None else found[0][:, 0]
 
     def point_metrics(self) -> pd.DataFrame:
         """The official per-section metrics of every row and seed (no resampling)."""

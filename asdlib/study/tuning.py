@@ -61,6 +61,17 @@ def _test(part: pd.DataFrame) -> pd.DataFrame:
     return part[part["split"] == "test"].reset_index(drop=True)
 
 
+def msl_choice(part: pd.DataFrame, candidates=MSL_CANDIDATES) -> str | None:
+    """MSL (S1) of one (seed, machine): the row among ``candidates`` with the best development-set
+    official score in ``part`` (that seed and machine's clip scores), the first in the paper's order
+    on a tie; None if it has none of them."""
+    rows = [r for r in candidates if r in set(part["row"])]
+    if not rows:
+        return None
+    dev = {r: dev_official(_test(part[part["row"] == r]), _test(part[part["row"] == r])["score"]) for r in rows}
+    return max(rows, key=lambda r: dev[r])
+
+
 def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=GRID):
     """The tuned rows' clip scores (columns as :func:`asdlib.study.runs.collect_scores`) and the choices
     (one row per (seed, machine), Table 4's names as columns)."""
@@ -68,12 +79,10 @@ def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=G
     tuned, choices = [], []
     for (seed, machine), part in base.groupby(["seed", "machine"]):
         choice = {"seed": seed, "machine": machine}
-        rows = [r for r in MSL_CANDIDATES if r in set(part["row"])]
-        if rows:
-            dev = {r: dev_official(_test(part[part["row"] == r]), _test(part[part["row"] == r])["score"])
-                   for r in rows}
-            choice[MSL] = max(rows, key=lambda r: dev[r])  # first in the paper's order on a tie
-            tuned.append(part[part["row"] == choice[MSL]].assign(row=MSL))
+        chosen = msl_choice(part)
+        if chosen is not None:
+            choice[MSL] = chosen
+            tuned.append(part[part["row"] == chosen].assign(row=MSL))
         disent = seed_folder(Path(study_dir) / "disent" / machine, seed)
         if all((disent / "results" / rule / mode / "summary.json").is_file() for mode in ("sec", "att")):
             frame, weight = _disent_wt(disent, rule, grid, machine, seed)
