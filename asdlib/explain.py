@@ -6,7 +6,9 @@ For each test clip of a ``disent`` run, the model gives more than one score:
   each standardised by the section's leave-one-out training distances in that space
   (``z = (d - mean) / sd``): how unusual the clip is *there*, in units the two spaces share;
 * its nearest normal training clip in each space;
-* the attribute classifiers' posteriors, set against the attribute values its file name states.
+* the attribute classifiers' posteriors, set against the attribute values its file name states
+  (none for an anonymised eval test clip: only the evaluator's ground truth knows its attributes,
+  and a system at inference does not have it, so its explanation gives no posterior to check).
 
 An explanation reads them together: which space carries the anomaly (``section`` when only z_S is
 unusual, ``attribute`` when only z_A is, ``both``, or ``neither``, a space being unusual beyond
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from asdlib.inference import embeddings_path, scored_path
+from asdlib.names import parse_clip_name
 from asdlib.scoring import nn_cosine_distance
 
 UNUSUAL = 2.0
@@ -65,10 +68,12 @@ def clip_table(run_dir: str | Path, rule: str = "last", mode: str = "cat") -> pd
 
     Columns: the clip table's (name, section, domain, label, split, attributes as dict), per space
     ``d_<space>``, ``z_<space>``, ``nearest_<space>`` (``section`` and ``attribute``), ``carrier``, and
-    per attribute key ``p:<key>`` (the posterior of the stated value; NaN when the clip states none
-    or the value was never seen in training) with ``p_stated`` their minimum. The embeddings are
-    those of the checkpoint ``rule`` chose for ``mode``. An ``mtl`` run (``mode`` "mtl") gives the
-    same columns for its one entangled space ``mtl`` and no carrier: the entangled comparison.
+    per attribute key ``p:<key>`` (the posterior of the value the clip's *file name* states; NaN when
+    the name states none, as for every anonymised eval test clip, whose ``attributes`` column comes
+    from the evaluator's ground truth, or when the value was never seen in training) with
+    ``p_stated`` their minimum. The embeddings are those of the checkpoint ``rule`` chose for
+    ``mode``. An ``mtl`` run (``mode`` "mtl") gives the same columns for its one entangled space
+    ``mtl`` and no carrier: the entangled comparison.
     """
     import torch
 
@@ -94,11 +99,12 @@ def clip_table(run_dir: str | Path, rule: str = "last", mode: str = "cat") -> pd
     # the classifiers are linear: on a mean-pooled embedding they give the mean of the chunks' logits
     model, meta = load_model(run_dir, epoch=epoch, device="cpu")
     vocab = AttributeVocab.from_dict(meta["vocab"])
+    named = [parse_clip_name(name).attributes for name in clips["name"]]
     with torch.no_grad():
         for key, space, head in zip(model.attribute_keys, model._attribute_spaces, model.attribute_heads):
             posterior = torch.softmax(head(torch.from_numpy(emb[space]).float()), dim=1).numpy()
             stated = [vocab.values[key].index(a[key]) if a.get(key) in vocab.values[key] else -1
-                      for a in clips["attributes"]]
+                      for a in named]
             out[f"p:{key}"] = [posterior[i, s] if s >= 0 else np.nan for i, s in enumerate(stated)]
     p_columns = [c for c in out.columns if c.startswith("p:")]
     out["p_stated"] = out[p_columns].min(axis=1, skipna=True)
@@ -121,9 +127,12 @@ def describe(row: pd.Series) -> str:
              f"clip {row['nearest_attribute']}"]
     stated = [(c[2:], row[c]) for c in row.index if c.startswith("p:") and not pd.isna(row[c])]
     if stated:
-        parts = ", ".join(f"{key}={row['attributes'].get(key)}: {p:.2f}" for key, p in stated)
+        named = parse_clip_name(row["name"]).attributes
+        parts = ", ".join(f"{key}={named[key]}: {p:.2f}" for key, p in stated)
         sounds = "still sounds like" if min(p for _, p in stated) >= 0.5 else "no longer sounds like"
         lines.append(f"  it {sounds} its stated attributes (posterior of each stated value: {parts})")
+    else:
+        lines.append("  its name states no attribute value seen in training: no posterior to check")
     return "\n".join(lines)
 
 

@@ -5,14 +5,16 @@ cause of every anomalous clip (``anomaly_causes.csv``: the fault type and its se
 measurements, per machine, on every seed's ``disent`` run (:func:`asdlib.explain.clip_table`):
 
 * **severity**: Spearman's rho between the Disent.Cat score and the fault's severity over the
-  anomalous test clips;
-* **type**: how well the fault type can be told from the explanation's features (each space's
-  standardised distance and the posteriors of the stated attribute values), as the cross-validated
-  accuracy of a logistic regression, against chance (the most frequent type) and against the same
-  features from the entangled MTL model (its one space);
-* **false alarms**: the share of the target-domain normal clips declared anomalous (score above the
-  run's decision threshold) that the explanation puts in the attribute space only, i.e. reads as
-  domain shift rather than a fault.
+  anomalous test clips, the scores first standardised per section by the run's training clips
+  (:func:`standardise`: sections' score scales differ, and pooled raw scores would rank sections);
+* **type**: how well the fault type can be told from the system's numbers, as the cross-validated
+  accuracy of a logistic regression on the dev test clips, for the disentangled model and the
+  entangled MTL model with the same features (:func:`type_features`), against chance (the most
+  frequent type);
+* **false alarms**: the share of the target-domain normal clips declared anomalous (decision 1)
+  that the explanation puts in the attribute space only, i.e. reads as domain shift rather than a
+  fault, against the same share among the detected anomalies (anomalous test clips declared
+  anomalous), and their difference.
 
 Every number comes with a 95 % interval from resampling the seeds and the clips (as
 :mod:`asdlib.bootstrap` does for the tables).
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from asdlib.bootstrap import interval
-from asdlib.names import MACHINES
+from asdlib.names import DEV_SECTIONS, MACHINES
 from asdlib.study.evidence import Estimate
 from asdlib.study.runs import seed_folder
 
@@ -40,12 +42,26 @@ def causes(data_root: str | Path) -> pd.DataFrame:
     return frame.rename(columns={"file_name": "name"})[["machine", "name", "anomaly_type", "severity"]]
 
 
+def standardise(scores: pd.DataFrame) -> pd.Series:
+    """Every clip's score in standard deviations from its section's training clips' scores.
+
+    ``scores``: one run's clips, columns split, section, score (as :func:`asdlib.study.runs.result_scores`
+    gives them: training clips with their leave-one-out scores). Returns ``(score - mean) / sd`` with
+    the mean and sd (ddof 0) of the training clips of the clip's section, on ``scores``' index.
+    """
+    train = scores[scores["split"] == "train"].groupby("section")["score"]
+    mean, sd = scores["section"].map(train.mean()), scores["section"].map(train.std(ddof=0))
+    return (scores["score"] - mean) / sd.clip(lower=1e-12)
+
+
 def explanation_tables(study_dir: str | Path, data_root: str | Path, rule: str = "last") -> pd.DataFrame:
     """Every test clip of every disent and mtl run with its explanation's numbers, its run's Disent.Cat
     (or MTL) score and decision, and its cause: columns of :func:`asdlib.explain.clip_table` plus
-    system, machine, seed, score, decision, anomaly_type, severity."""
+    system, machine, seed, score, z_score (the score standardised per section, :func:`standardise`),
+    decision, anomaly_type, severity."""
     from asdlib.explain import clip_table
-    from asdlib.metrics import read_score_csv
+    from asdlib.metrics import decision_result_file_name, read_score_csv
+    from asdlib.study.runs import result_scores
 
     frames = []
     for system, mode in (("disent", "cat"), ("mtl", "mtl")):
@@ -55,13 +71,14 @@ def explanation_tables(study_dir: str | Path, data_root: str | Path, rule: str =
                 continue
             summary = json.loads((folder / "summary.json").read_text())
             table = clip_table(run, rule, mode)
-            test = table[table["split"] == "test"].copy()
-            scores, decisions = {}, {}
+            scores = result_scores(run, rule, mode, table)
+            table = table.assign(score=scores["score"], z_score=standardise(scores))
+            test = table[table["split"] == "test"]
+            decisions = {}
             for section in test["section"].unique():
-                scores.update(read_score_csv(folder / f"anomaly_score_{run.parent.name}_section_{section}_test.csv"))
-                decisions.update(read_score_csv(folder / f"decision_result_{run.parent.name}_section_{section}_test.csv"))
+                decisions.update(read_score_csv(folder / decision_result_file_name(summary["machine"], section)))
             frames.append(test.assign(system=system, machine=summary["machine"], seed=int(summary["config"]["seed"]),
-                                      score=test["name"].map(scores), decision=test["name"].map(decisions)))
+                                      decision=test["name"].map(decisions)))
     if not frames:
         raise FileNotFoundError(f"{study_dir}: no disent run scored under rule {rule!r}")
     frame = pd.concat(frames, ignore_index=True)
@@ -69,14 +86,23 @@ def explanation_tables(study_dir: str | Path, data_root: str | Path, rule: str =
 
 
 def _estimate(per_seed_draws: dict[int, np.ndarray], points: dict[int, float], rng, n: int) -> Estimate:
+    """The mean over seeds of ``points`` (seed -> value), its draws the means over resampled seeds of
+    each seed's (n,) clip-resample ``per_seed_draws``; NaN without seeds."""
     seeds = sorted(points)
+    if not seeds:
+        return Estimate(np.nan, np.nan, np.nan, np.empty(0))
     draws = np.array([np.mean([per_seed_draws[seeds[k]][b] for k in rng.integers(0, len(seeds), len(seeds))])
                       for b in range(n)])
     return Estimate(float(np.mean(list(points.values()))), *interval(draws), draws)
 
 
 def severity_correlation(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per machine: Spearman's rho of the Disent.Cat score with the fault's severity (anomalous clips)."""
+    """Per machine: Spearman's rho of the Disent.Cat score, standardised per section (``z_score``), with
+    the fault's severity, over the anomalous test clips of all sections of a run pooled.
+
+    ``table``: rows as :func:`explanation_tables` gives (system, machine, seed, label, severity,
+    z_score). Returns per machine ``rho`` (mean over seeds), ``half``, ``text`` and ``clips`` (per seed).
+    """
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(seed)
@@ -85,7 +111,7 @@ def severity_correlation(table: pd.DataFrame, n_resamples: int = 1000, seed: int
     for machine, part in anomalous.groupby("machine"):
         points, draws = {}, {}
         for s, run in part.groupby("seed"):
-            score, severity = run["score"].to_numpy(), run["severity"].to_numpy()
+            score, severity = run["z_score"].to_numpy(), run["severity"].to_numpy()
             points[s] = spearmanr(score, severity).statistic
             picks = rng.integers(0, len(run), size=(n_resamples, len(run)))
             draws[s] = np.array([spearmanr(score[p], severity[p]).statistic for p in picks])
@@ -95,24 +121,36 @@ def severity_correlation(table: pd.DataFrame, n_resamples: int = 1000, seed: int
     return pd.DataFrame.from_dict(out, orient="index").reindex([m for m in MACHINES if m in out])
 
 
-def _features(run: pd.DataFrame, system: str) -> np.ndarray:
-    spaces = ("section", "attribute") if system == "disent" else ("mtl",)
-    columns = [f"z_{s}" for s in spaces] + sorted(c for c in run.columns if c.startswith("p:"))
-    return run[columns].fillna(1.0).to_numpy(float)
+def type_features(part: pd.DataFrame) -> list[str]:
+    """The type classifier's feature columns, the same for both systems: the system's score standardised
+    per section (``z_score``; for disent its Disent.Cat score, one number like MTL's, not its two space
+    distances, so that neither model gets more features) and the posterior ``p:<key>`` of every
+    attribute key that both systems give for some clip of ``part`` (one machine's rows of both)."""
+    systems = [part[part["system"] == s] for s in ("disent", "mtl")]
+    shared = [c for c in sorted(part.columns) if c.startswith("p:") and all(rows[c].notna().any() for rows in systems)]
+    return ["z_score", *shared]
 
 
 def type_accuracy(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per machine: cross-validated accuracy of telling the fault type from the explanation's features,
-    for the disentangled model and the entangled MTL model, and chance (the most frequent type)."""
+    """Per machine: cross-validated accuracy (%) of telling the fault type from :func:`type_features`,
+    for the disentangled model and the entangled MTL model, and chance (the most frequent type).
+
+    Only the dev sections' (00-02) anomalous test clips are used: the posteriors need the attribute
+    values a clip's name states, which an eval test clip's name does not. A key the clip's name does
+    not state enters as posterior 1. Returns per machine text cells ``disent`` and ``mtl`` (mean over
+    seeds ± half the 95 % interval), ``chance``, ``types`` and ``features`` (the count, for each system).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
-    anomalous = table[(table["label"] == "anomaly") & table["anomaly_type"].notna()]
+    anomalous = table[(table["label"] == "anomaly") & table["anomaly_type"].notna()
+                      & table["section"].isin(DEV_SECTIONS)]
     out = {}
     for machine, part in anomalous.groupby("machine"):
+        columns = type_features(part)
         cells = {}
         for system in ("disent", "mtl"):
             points, draws = {}, {}
@@ -123,36 +161,67 @@ def type_accuracy(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -
                     continue
                 model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
                 cv = StratifiedKFold(folds, shuffle=True, random_state=0)
-                right = (cross_val_predict(model, _features(run, system), y, cv=cv) == y).astype(float)
+                features = run[columns].fillna(1.0).to_numpy(float)
+                right = (cross_val_predict(model, features, y, cv=cv) == y).astype(float)
                 points[s] = right.mean()
                 draws[s] = right[rng.integers(0, len(right), size=(n_resamples, len(right)))].mean(axis=1)
             if points:
                 cells[system] = _estimate(draws, points, rng, n_resamples).text(digits=0)
         types = part.drop_duplicates("name")["anomaly_type"].value_counts(normalize=True)
-        cells["chance"] = f"{100 * types.iloc[0]:.0f}"
-        cells["types"] = len(types)
+        cells.update(chance=f"{100 * types.iloc[0]:.0f}", types=len(types), features=len(columns))
         out[machine] = cells
     return pd.DataFrame.from_dict(out, orient="index").reindex([m for m in MACHINES if m in out])
 
 
+FALSE_ALARMS = ("false alarms", "detected anomalies")
+"""The two groups of clips Disent.Cat declares anomalous that :func:`false_alarms` compares."""
+
+
 def false_alarms(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Target-domain normal clips declared anomalous by Disent.Cat: how many, and the share of them the
-    explanation reads as attribute space only (domain shift), per machine and over all machines."""
+    """The share of Disent.Cat's target-domain false alarms (target normal test clips, decision 1) that
+    the explanation puts in the attribute space only (carrier "attribute"), against the same share
+    among its detected anomalies (anomalous test clips, decision 1), per machine and over all machines.
+
+    The interval resamples, per seed, the clips of each group with replacement within the group, and
+    then the seeds (:func:`_estimate`); the difference (false alarms minus detected anomalies) is
+    paired by seed. A seed with no clip in one of the groups enters no share. ``table``: rows as
+    :func:`explanation_tables` gives them (system, machine, seed, domain, label, decision, carrier).
+
+    Returns one row per machine and ``all machines``: ``<group> per seed`` (the counts, in seed
+    order), ``<group>: attribute only (%)`` and ``difference (points)`` (texts, mean ± half the 95 %
+    interval), and the difference as fractions ``difference``, ``low``, ``high``.
+    """
     rng = np.random.default_rng(seed)
-    alarms = table[(table["system"] == "disent") & (table["domain"] == "target") & (table["label"] == "normal")
-                   & (table["decision"] == 1)]
+    disent = table[table["system"] == "disent"]
+    declared = disent["decision"] == 1
+    groups = dict(zip(FALSE_ALARMS, (declared & (disent["domain"] == "target") & (disent["label"] == "normal"),
+                                     declared & (disent["label"] == "anomaly"))))
     out = {}
-    for machine, part in [*alarms.groupby("machine"), ("all machines", alarms)]:
-        points, draws = {}, {}
+    for machine, index in [*disent.groupby("machine").groups.items(), ("all machines", disent.index)]:
+        part = disent.loc[index]
+        row = {f"{g} per seed": ", ".join(str(int(n)) for n in mask[index].groupby(part["seed"]).sum())
+               for g, mask in groups.items()}
+        points = {g: {} for g in (*FALSE_ALARMS, "difference")}
+        draws = {g: {} for g in points}
         for s, run in part.groupby("seed"):
-            attribute_only = (run["carrier"] == "attribute").to_numpy(float)
-            points[s] = attribute_only.mean()
-            draws[s] = attribute_only[rng.integers(0, len(run), size=(n_resamples, len(run)))].mean(axis=1)
-        if points:
-            out[machine] = {"false alarms per seed": len(part) / part["seed"].nunique(),
-                            "attribute space only (%)": _estimate(draws, points, rng, n_resamples).text(digits=0),
-                            "carriers": ", ".join(f"{k} {v}" for k, v in part["carrier"].value_counts().items())}
-    return pd.DataFrame.from_dict(out, orient="index")
+            attribute_only = {g: (run.loc[mask[run.index], "carrier"] == "attribute").to_numpy(float)
+                              for g, mask in groups.items()}
+            if min(map(len, attribute_only.values())) == 0:
+                continue
+            for g, values in attribute_only.items():
+                points[g][s] = values.mean()
+                draws[g][s] = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+            points["difference"][s] = points[FALSE_ALARMS[0]][s] - points[FALSE_ALARMS[1]][s]
+            draws["difference"][s] = draws[FALSE_ALARMS[0]][s] - draws[FALSE_ALARMS[1]][s]
+        estimates = {g: _estimate(draws[g], points[g], rng, n_resamples) for g in points}
+        for g in FALSE_ALARMS:
+            row[f"{g}: attribute only (%)"] = estimates[g].text(digits=0)
+        difference = estimates["difference"]
+        row.update({"difference (points)": difference.text(digits=0, sign=True), "difference": difference.mean,
+                    "low": difference.low, "high": difference.high})
+        out[machine] = row
+    order = [m for m in MACHINES if m in out] + ["all machines"]
+    return pd.DataFrame.from_dict(out, orient="index").reindex(order)
 
 
 def example_clips(table: pd.DataFrame, machine: str, seed: int = 0) -> list[str]:
