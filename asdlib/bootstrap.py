@@ -124,11 +124,14 @@ def seed_and_clip_interval(per_seed: np.ndarray) -> SeedClipSpread:
             rows of :func:`stratified_weights`). Seeds whose column 0 is NaN (no run) are left out.
 
     Returns:
-        mean: the mean over the ``n`` seeds of column 0. ``se^2 = s^2 / n + c``: ``s^2`` is the
-        seeds' sample variance on these clips; ``c`` the clips' share, the mean covariance over the
-        clip resamples between two different seeds (what the clips do to every seed alike; the part
-        of a seed's own clip variance that differs between seeds is already in ``s^2``), floored at
-        0. One seed: ``c`` is that seed's clip variance; no seed: NaN.
+        mean: the mean over the ``n`` seeds of column 0. ``se^2 = s^2 / n + c``: ``c``, the clips'
+        share, is the mean covariance over the clip resamples between two different seeds (what the
+        clips do to every seed alike), floored at 0; ``s^2`` is the seeds' sample variance on these
+        clips, floored at ``v - c`` with ``v`` a seed's own clip variance (the part of the clip noise
+        that differs between seeds, which the seeds' spread holds in expectation: seeds that agree
+        by chance do not make the clips' noise vanish). Resamples drawn apart for each seed give
+        ``c`` near 0 and so the t interval over seeds. One seed: ``c`` is that seed's clip
+        variance; no seed: NaN.
     """
     per_seed = np.asarray(per_seed, dtype=float)
     per_seed = per_seed[~np.isnan(per_seed[:, 0])]
@@ -138,11 +141,10 @@ def seed_and_clip_interval(per_seed: np.ndarray) -> SeedClipSpread:
     mean = float(per_seed[:, 0].mean())
     resampled = per_seed[:, 1:]
     if resampled.shape[1] < 2:
-        clip_var = 0.0
-    elif n == 1:
-        clip_var = float(resampled[0].var(ddof=1))
-    else:  # mean cross-seed covariance: (n Var(mean) - mean Var) / (n - 1)
-        of_mean, own = resampled.mean(axis=0).var(ddof=1), resampled.var(axis=1, ddof=1).mean()
-        clip_var = max(0.0, float((n * of_mean - own) / (n - 1)))
-    seed_var = float(per_seed[:, 0].var(ddof=1) / n) if n > 1 else 0.0
+        own = cross = 0.0
+    else:  # a seed's own clip variance, and the covariance between two seeds: (n Var(mean) - own) / (n - 1)
+        own = float(resampled.var(axis=1, ddof=1).mean())
+        cross = float((n * resampled.mean(axis=0).var(ddof=1) - own) / (n - 1)) if n > 1 else own
+    clip_var = max(0.0, cross)
+    seed_var = max(float(per_seed[:, 0].var(ddof=1)), own - clip_var) / n if n > 1 else 0.0
     return SeedClipSpread(mean, seed_var, clip_var, n)

@@ -16,8 +16,7 @@ measurements, per machine, on every seed's ``disent`` run (:func:`asdlib.explain
   fault, against the same share among the detected anomalies (anomalous test clips declared
   anomalous), and their difference.
 
-Every number comes with a 95 % interval from resampling the seeds and the clips (as
-:mod:`asdlib.bootstrap` does for the tables).
+Every number comes with a 95 % interval over seeds and clips (:func:`_estimate`).
 """
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.bootstrap import interval
+from asdlib.bootstrap import seed_and_clip_interval
 from asdlib.names import DEV_SECTIONS, MACHINES
 from asdlib.study.evidence import Estimate
 from asdlib.study.runs import seed_folder
@@ -85,15 +84,17 @@ def explanation_tables(study_dir: str | Path, data_root: str | Path, rule: str =
     return frame.merge(causes(data_root), on=["machine", "name"], how="left")
 
 
-def _estimate(per_seed_draws: dict[int, np.ndarray], points: dict[int, float], rng, n: int) -> Estimate:
-    """The mean over seeds of ``points`` (seed -> value), its draws the means over resampled seeds of
-    each seed's (n,) clip-resample ``per_seed_draws``; NaN without seeds."""
+def _estimate(per_seed_draws: dict[int, np.ndarray], points: dict[int, float]) -> Estimate:
+    """The mean over seeds of ``points`` (seed -> value) with the book's interval
+    (:func:`asdlib.bootstrap.seed_and_clip_interval`): each seed's (n,) clip resamples
+    ``per_seed_draws`` are drawn apart from the other seeds', so the clips enter through the spread
+    of the seeds' values and the interval is the t interval over seeds. NaN without seeds."""
     seeds = sorted(points)
     if not seeds:
         return Estimate(np.nan, np.nan, np.nan, np.empty(0))
-    draws = np.array([np.mean([per_seed_draws[seeds[k]][b] for k in rng.integers(0, len(seeds), len(seeds))])
-                      for b in range(n)])
-    return Estimate(float(np.mean(list(points.values()))), *interval(draws), draws)
+    per_seed = np.array([[points[s], *per_seed_draws[s]] for s in seeds])
+    spread = seed_and_clip_interval(per_seed)
+    return Estimate(spread.mean, *spread.bounds(), per_seed[:, 1:].mean(axis=0), spread)
 
 
 def severity_correlation(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -115,7 +116,7 @@ def severity_correlation(table: pd.DataFrame, n_resamples: int = 1000, seed: int
             points[s] = spearmanr(score, severity).statistic
             picks = rng.integers(0, len(run), size=(n_resamples, len(run)))
             draws[s] = np.array([spearmanr(score[p], severity[p]).statistic for p in picks])
-        estimate = _estimate(draws, points, rng, n_resamples)
+        estimate = _estimate(draws, points)
         out[machine] = {"rho": estimate.mean, "half": estimate.half, "text": estimate.text(scale=1, digits=2),
                         "clips": len(part) // part["seed"].nunique()}
     return pd.DataFrame.from_dict(out, orient="index").reindex([m for m in MACHINES if m in out])
@@ -166,7 +167,7 @@ def type_accuracy(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -
                 points[s] = right.mean()
                 draws[s] = right[rng.integers(0, len(right), size=(n_resamples, len(right)))].mean(axis=1)
             if points:
-                cells[system] = _estimate(draws, points, rng, n_resamples).text(digits=0)
+                cells[system] = _estimate(draws, points).text(digits=0)
         types = part.drop_duplicates("name")["anomaly_type"].value_counts(normalize=True)
         cells.update(chance=f"{100 * types.iloc[0]:.0f}", types=len(types), features=len(columns))
         out[machine] = cells
@@ -213,7 +214,7 @@ def false_alarms(table: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) ->
                 draws[g][s] = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
             points["difference"][s] = points[FALSE_ALARMS[0]][s] - points[FALSE_ALARMS[1]][s]
             draws["difference"][s] = draws[FALSE_ALARMS[0]][s] - draws[FALSE_ALARMS[1]][s]
-        estimates = {g: _estimate(draws[g], points[g], rng, n_resamples) for g in points}
+        estimates = {g: _estimate(draws[g], points[g]) for g in points}
         for g in FALSE_ALARMS:
             row[f"{g}: attribute only (%)"] = estimates[g].text(digits=0)
         difference = estimates["difference"]
