@@ -166,6 +166,15 @@ shown = measured.assign(**{
     "seed sd (points)": (100 * measured["seed sd, one machine"]).round(1)})
 display(shown[["regime", "quantity", "trials", "covered (%)", "percentile bootstrap (%)", "half-width (points)",
                "seed sd (points)"]].set_index(["regime", "quantity"]))
+try:  # the Method page quotes these numbers (myst-nb's glue; absent outside the book's build)
+    from myst_nb import glue
+except ImportError:
+    glue = None
+if glue is not None:
+    glue("coverage_trials", int(measured["trials"].iloc[0]), display=False)
+    glue("coverage_low", float(100 * measured["covered"].min()), display=False)
+    glue("coverage_high", float(100 * measured["covered"].max()), display=False)
+    glue("percentile_low", float(100 * measured["percentile covered"].min()), display=False)
 display(Markdown(f"In this build the median sd over seeds of one machine's development-set score (the paper's "
                  f"single systems) is **{100 * seed_spread(study.evidence, SINGLE_SYSTEMS):.1f} points**; the "
                  f"simulation used {len(study.evidence.seeds)} seeds and {study.evidence.n_resamples} clip resamples "
