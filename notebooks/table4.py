@@ -72,7 +72,7 @@ shown = pd.DataFrame({m: [f"{ours.loc[r, m] if r in ours.index and m in ours.col
                           for r in paper.index] for m in paper.columns}, index=paper.index)
 display(Markdown("**Table 4.** Per-machine choices made on the development set, *here (paper)*. Here: the MSL "
                  "choice made most often over the seeds (how often), and each weight's mean over seeds ± half "
-                 "its 95 % interval over resampled seeds. "
+                 "its 95 % t interval over seeds. "
                  + setting_caption(data_root, scale, checkpoint, study.evidence.seeds,
                                    study.evidence.n_resamples).split(" Cells read")[0]))
 display(shown)

@@ -64,8 +64,8 @@ def setting_caption(data_root: str, scale: str, rule: str, seeds: list[int], n_r
     setting = "the paper's settings" if scale == "paper" else "a reduced setting, see *Reproducing*"
     text = (f"Measured on {data} at the `{scale}` scale ({setting}); checkpoint rule: {rule}; "
             f"{len(seeds)} training seed{'s' if len(seeds) != 1 else ''}. Cells read *here (paper)* in %: ours "
-            f"as the mean over seeds ± half the 95 % interval over seeds and test clips ({n_resamples} "
-            "resamples, see *Method*); the paper's from its tables, on the real data.")
+            f"as the mean over seeds ± half the 95 % interval over seeds and test clips (a t quantile for the "
+            f"seeds, {n_resamples} clip resamples; see *Method*); the paper's from its tables, on the real data.")
     if "synthetic" in data:
         text += " Numbers on the synthetic stand-in are not comparable with the paper's in level, only in pattern."
     return text

@@ -141,13 +141,13 @@ def _msl_anp(msl: pd.DataFrame, anp: pd.DataFrame, grid) -> tuple[pd.DataFrame, 
     return msl.assign(row=MSL_ANP, mode="ensemble", score=(1 - best) * a_scores + best * b_scores), best
 
 
-def summarise_choices(choices: pd.DataFrame, seed: int = 0, n_resamples: int = 1000) -> pd.DataFrame:
+def summarise_choices(choices: pd.DataFrame) -> pd.DataFrame:
     """Table 4's cells over seeds: per machine, the MSL choice made most often ("Disent.Sec (2/3)")
-    and each weight's mean over seeds ± half its 95 % interval over resampled seeds."""
-    from asdlib.bootstrap import interval
+    and each weight's mean over seeds ± half its 95 % t interval over seeds
+    (:func:`asdlib.bootstrap.seed_and_clip_interval`; no clip enters a choice's own spread)."""
+    from asdlib.bootstrap import seed_and_clip_interval
     from asdlib.study.rows import TABLE4_NAMES
 
-    rng = np.random.default_rng(seed)
     out = {}
     for machine, part in choices.groupby(level="machine"):
         cells = {}
@@ -159,9 +159,7 @@ def summarise_choices(choices: pd.DataFrame, seed: int = 0, n_resamples: int = 1
                 counts = values.map(lambda r: TABLE4_NAMES.get(r, r)).value_counts()
                 cells[column] = f"{counts.index[0]} ({counts.iloc[0]}/{len(values)})"
             else:
-                v = values.to_numpy(float)
-                draws = v[rng.integers(0, len(v), size=(n_resamples, len(v)))].mean(axis=1)
-                low, high = interval(draws)
-                cells[column] = f"{v.mean():.2f} ± {(high - low) / 2:.2f}"
+                spread = seed_and_clip_interval(values.to_numpy(float)[:, None])
+                cells[column] = f"{spread.mean:.2f} ± {spread.half():.2f}"
         out[machine] = cells
     return pd.DataFrame(out)
