@@ -75,7 +75,9 @@ from asdlib.scales import get_scale
 
 index = index_dataset(data_root, truth=truth_dir or None, machines=tuple(machines.split()))
 spec = get_scale(scale).features
-display(Markdown(f"**Data root:** `{data_root}` ({len(index)} clips). Features of the `{scale}` "
+root = Path(data_root)
+named = ("the synthetic stand-in" if (root / "synth.json").is_file() else "the DCASE 2022 Task 2 data") + f" (`{root.name}`)"
+display(Markdown(f"**Data:** {named}, {len(index)} clips. Features of the `{scale}` "
                  f"scale: STFT window {spec.n_fft}, hop {spec.hop}, {spec.n_bins} bins."))
 
 # %% [markdown]
@@ -90,7 +92,17 @@ counts = count_table(index)
 wide = counts.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"], values="clips",
                           fill_value=0, aggfunc="sum")
 wide.columns.names = [None, None, None]
-display(wide)
+# the counts most sections share, said once per set; only the sections that differ are listed
+usual = {}
+for dataset, part in wide.groupby(lambda key: "dev" if int(key[1]) < 3 else "eval"):
+    common = part.apply(tuple, axis=1).mode().iloc[0]
+    usual[dataset] = pd.Series(common, index=part.columns)
+    odd = part[part.apply(tuple, axis=1) != common]
+    shares = ", ".join(f"{' '.join(str(c) for c in col if c)}: {n}" for col, n in usual[dataset].items() if n)
+    display(Markdown(f"**{dataset} sections ({len(part) - len(odd)} of {len(part)}):** {shares}."))
+    if len(odd):
+        display(Markdown(f"The {dataset} sections whose counts differ:"))
+        display(odd)
 problems = [p for p in find_problems(index) if not p.startswith("note:")]
 print("Problems found:", *(problems or ["none"]), sep="\n  ")
 
