@@ -18,7 +18,11 @@ For one run (one system, one machine; see :mod:`asdlib.train`):
    a choice;
 4. per rule and mode, write the official ``anomaly_score_*`` and ``decision_result_*`` files (gamma
    threshold on the training scores), the training scores and a ``summary.json``, as one folder
-   replaced whole (:func:`asdlib.atomic.staged_folder`).
+   replaced whole (:func:`asdlib.atomic.staged_folder`). A run missing checkpoints its configuration
+   plans (an interrupted training) is scored as it is, with a warning and ``"complete": false`` in
+   the summary's ``checkpoint`` entry.
+
+The arguments (rules, backend, Eq. 5 weights) are checked against the run before anything is embedded.
 
 Run folder, after scoring (each of ``scored/`` and ``results/<rule>/<mode>/`` is replaced as a whole,
 so it never mixes the files of two scorings; the run folder is locked while it is scored)::
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +47,10 @@ from asdlib.features import load_features
 from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
                             write_anomaly_scores, write_decision_results)
 from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
-from asdlib.train import RunConfig, list_checkpoints, load_model
+from asdlib.train import RunConfig, checkpoint_epochs, list_checkpoints, load_model
 
 CHECKPOINT_RULES = ("last", "best_dev")
-AVERAGE_RULE = re.compile(r"^average(\d+)$")
+AVERAGE_RULE = re.compile(r"^average([1-9]\d*)$")
 """``average<K>``: the average of the weights of the last K checkpoints (batch norm recomputed)."""
 
 
@@ -150,9 +155,34 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     caller has it already (it must be of that data root and truth).
     """
     run_dir = Path(run_dir)
+    rules = _check_arguments(run_dir, rules, backend, wt_weights)
     with exclusive(run_dir):
-        return _score_run(run_dir, data_root, truth_dir, tuple(dict.fromkeys(rules)), backend, wt_weights,
-                          cache_dir, device, progress, index)
+        return _score_run(run_dir, data_root, truth_dir, rules, backend, wt_weights, cache_dir, device, progress,
+                          index)
+
+
+def _check_arguments(run_dir: Path, rules, backend: str, wt_weights) -> tuple[str, ...]:
+    """Refuse, before anything is embedded or written, a folder that is not a run with checkpoints, a
+    rule it cannot follow, an unknown backend, and Eq. 5 weights that are negative, not finite or
+    both 0. Returns the rules, checked."""
+    from asdlib.scoring import BACKENDS
+
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+    rules = check_rules(rules)
+    epochs = list_checkpoints(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
+    for rule in rules:
+        if AVERAGE_RULE.match(rule) and int(AVERAGE_RULE.match(rule)[1]) > len(epochs):
+            raise ValueError(f"checkpoint rule {rule}: {run_dir} has only {len(epochs)} checkpoint(s) ({epochs})")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
+    w = np.asarray(wt_weights, dtype=float)
+    if w.shape != (2,) or not np.isfinite(w).all() or (w < 0).any() or not w.any():
+        raise ValueError(f"weights {list(wt_weights)}: the wt mode's (W_S, W_A) (Eq. 5) must be two finite "
+                         "numbers >= 0, not both 0")
+    return rules
 
 
 def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, cache_dir, device, progress, index):
@@ -160,18 +190,22 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
 
-    rules = check_rules(rules)
-    clean_stale(run_dir)
-    for rule in rules:
-        clean_stale(run_dir / "results" / rule)
+    results = run_dir / "results"
+    for folder in [run_dir, results, *results.glob("*")]:  # staging folders a killed scoring of any rule left
+        clean_stale(folder)
     meta = json.loads((run_dir / "config.json").read_text())
     config = RunConfig.from_dict(meta["run"])
     data_root = data_root or config.data_root
     truth_dir = truth_dir if truth_dir is not None else config.truth_dir
     machine, settings = config.machine, config.scale.train
     epochs = list_checkpoints(run_dir)
-    if not epochs:
-        raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
+    planned = checkpoint_epochs(settings)
+    missing = sorted(set(planned) - set(epochs))  # an interrupted training: scored, but said so
+    complete = not missing
+    if missing:
+        print(f"asdlib score: warning: {run_dir}: no checkpoint of epoch(s) {missing} ({len(epochs)} of the "
+              f"{len(planned)} planned); scored as it is, 'last' is epoch {epochs[-1]} of {settings.epochs} "
+              '(summary.json: "complete": false)', file=sys.stderr)
     if index is None:
         index = index_dataset(data_root, truth=truth_dir or None, machines=(machine,))
     clips = index[index["machine"] == machine].reset_index(drop=True)
@@ -257,7 +291,8 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             if (epoch, mode) not in thresholds_of:
                 thresholds_of[epoch, mode] = _thresholds(machine, train_scores, sections[train_idx])
             thresholds = thresholds_of[epoch, mode]
-            selection = {"rule": rule, "epoch": epoch, "epochs": epochs}
+            selection = {"rule": rule, "epoch": epoch, "epochs": epochs, "complete": complete,
+                         "planned_epochs": planned}
             if rule == "best_dev":
                 selection["dev_hmean_per_epoch"] = dev_curve[mode]
             if rule in averaged_epochs:

@@ -13,13 +13,16 @@ Run folder::
     RUN_DIR/checkpoints/epoch_NNNN.pt model + optimiser state, every checkpoint_every epochs
     RUN_DIR/train_log.csv            per epoch: loss, section and attribute accuracy, optimiser steps, seconds
 
-Every file is written to a temporary name and renamed, so nothing is ever half-written.
+Every file is written to a temporary name and renamed, so nothing is ever half-written. A checkpoint
+holds only tensors and plain values, and is read as such (:func:`load_checkpoint`).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import json
+import pickle
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -284,17 +287,22 @@ def prepare_run(run_dir: Path, identity: dict) -> None:
 
 
 def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = None) -> dict:
-    """A checkpoint's state, checked: readable, and (given ``identity``) made by the same configuration."""
+    """A checkpoint's state, checked: readable, holding only tensors and plain values (read with
+    ``weights_only=True``: a run folder from elsewhere runs no code here), and (given ``identity``) made
+    by the same configuration."""
     import torch
 
     path = checkpoint_path(run_dir, epoch)
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)  # unpickles no code
+    except pickle.UnpicklingError as err:
+        if not str(err).startswith("Weights only load failed"):
+            raise _unreadable(path, run_dir, epoch, err) from None
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        raise ValueError(f"{path}: refused: it holds {found[1] if found else 'an object'}, not only tensors and "
+                         "plain values, and loading it could run code (asdlib's checkpoints hold only those)") from None
     except Exception as err:
-        earlier = [e for e in list_checkpoints(run_dir) if e < epoch]
-        then = f"to resume from epoch {earlier[-1]}" if earlier else "to start afresh"
-        raise ValueError(f"{path}: cannot be read ({type(err).__name__}: {err}); it may be truncated: "
-                         f"remove it and run again {then}") from None
+        raise _unreadable(path, run_dir, epoch, err) from None
     if identity is not None and state.get("identity") != identity:
         made = state.get("identity")
         detail = (config_differences(made, identity, "in the checkpoint", "now") if made
@@ -302,6 +310,14 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
         raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder or "
                          "choose another --out")
     return state
+
+
+def _unreadable(path: Path, run_dir: Path, epoch: int, err: Exception) -> ValueError:
+    earlier = [e for e in list_checkpoints(run_dir) if e < epoch]
+    then = f"to resume from epoch {earlier[-1]}" if earlier else "to start afresh"
+    first = (str(err).strip().splitlines() or [""])[0]  # torch's messages run over several lines
+    return ValueError(f"{path}: cannot be read ({type(err).__name__}: {first}); it may be truncated: "
+                      f"remove it and run again {then}")
 
 
 PRETRAIN_SHARE = 0.4

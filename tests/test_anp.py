@@ -176,7 +176,7 @@ def test_smoke_training_and_scoring_write_the_official_files(tmp_path):
     shutil.copy(tmp_path / "run" / "config.json", resumed / "config.json")
     shutil.copy(tmp_path / "run" / "checkpoints" / "epoch_0001.pt", resumed / "checkpoints")
     last = train(config, resumed, cache_dir=cache, progress=False)
-    straight = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0002.pt", weights_only=False)["model"]
-    again = torch.load(last, weights_only=False)["model"]
+    straight = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0002.pt", weights_only=True)["model"]
+    again = torch.load(last, weights_only=True)["model"]
     for key in straight:
         assert torch.equal(straight[key], again[key]), key

@@ -66,7 +66,7 @@ def test_fine_tuning_starts_from_the_pretrained_trunk(root, pretrained, tmp_path
     train(config, run, progress=False)
     meta = json.loads((run / "config.json").read_text())
     assert meta["run"]["init"] == str(pretrained)
-    state = torch.load(run / "checkpoints" / "epoch_0001.pt", weights_only=False)
+    state = torch.load(run / "checkpoints" / "epoch_0001.pt", weights_only=True)
     assert state["identity"]["init"]["epoch"] == 2 and len(state["identity"]["init"]["sha256"]) == 64
     # what start_from_pretrained copies is exactly the pre-trained trunk and embedding layer
     fresh = load_model(run, epoch=1)[0]

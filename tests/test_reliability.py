@@ -122,7 +122,7 @@ def test_a_diverged_training_stops_at_the_first_non_finite_loss(root, cache, tmp
     import torch
 
     for epoch in list_checkpoints(run):  # whatever was saved before is finite
-        state = torch.load(run / "checkpoints" / f"epoch_{epoch:04d}.pt", weights_only=False)["model"]
+        state = torch.load(run / "checkpoints" / f"epoch_{epoch:04d}.pt", weights_only=True)["model"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 
 

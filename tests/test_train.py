@@ -68,8 +68,8 @@ def test_interrupted_run_resumes_to_the_same_weights(fan_root, cache, tmp_path):
     leftovers = [p.name for p in (tmp_path / "resumed").rglob("*") if ".tmp" in p.name]
     assert leftovers == []
     resumed = train(_config(fan_root), tmp_path / "resumed", cache_dir=cache, progress=False)
-    a = torch.load(straight, weights_only=False)
-    b = torch.load(resumed, weights_only=False)
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
     assert a["epoch"] == b["epoch"] == 4
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
@@ -97,7 +97,8 @@ def test_smoke_disent_learns_to_detect_and_writes_official_files(fan_root, cache
     summaries = score_run(run, truth_dir=fan_root / "eval_truth", cache_dir=cache, progress=False)["last"]
     assert set(summaries) == {"cat", "cat_norm", "wt", "sec", "att"}
     for mode, summary in summaries.items():
-        assert summary["checkpoint"] == {"rule": "last", "epochs": [2, 4, 6, 8], "epoch": 8}
+        assert summary["checkpoint"] == {"rule": "last", "epochs": [2, 4, 6, 8], "epoch": 8, "complete": True,
+                                         "planned_epochs": [2, 4, 6, 8]}
         assert len(summary["sections"]) == 6
         files = sorted(p.name for p in (run / "results" / "last" / mode).glob("*_test.csv"))
         assert len(files) == 12 and files[0] == "anomaly_score_fan_section_00_test.csv"

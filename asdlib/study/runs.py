@@ -29,7 +29,8 @@ def summaries(study_dir: str | Path, rule: str) -> list[tuple[Path, dict]]:
     """``(run folder, summary)`` of every scored mode under checkpoint ``rule``, in a stable order."""
     out = []
     for path in sorted(Path(study_dir).glob(f"*/*/seed*/results/{rule}/*/summary.json")):
-        out.append((path.parents[3], json.loads(path.read_text())))
+        if not any(part.startswith(".") for part in path.relative_to(study_dir).parts):  # not a staging folder
+            out.append((path.parents[3], json.loads(path.read_text())))
     if not out:
         raise FileNotFoundError(f"{study_dir}: no <system>/<machine>/seed<k>/results/{rule}/<mode>/summary.json")
     return out

@@ -1,0 +1,164 @@
+"""What a hostile new user tried (issue 21): nothing runs from a run folder, nothing is read or scored
+wrongly without a word, no argument is refused only after the slow work."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+import torch
+
+from asdlib import inference
+from asdlib.cli import main as cli
+from asdlib.inference import score_run
+from asdlib.scales import get_scale
+from asdlib.study.runs import summaries
+from asdlib.synth import generate
+from asdlib.train import RunConfig, train
+
+SMOKE = get_scale("smoke")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("data") / "fan", SMOKE.synth, seed=0, machines=("fan",), progress=False)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def trained(root, cache, tmp_path_factory):
+    """A sec_softmax run of 2 epochs with a checkpoint after each, not scored."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    config = RunConfig.create("sec_softmax", "fan", root, "smoke", truth_dir=root / "eval_truth",
+                              overrides=["train.epochs=2", "train.checkpoint_every=1"])
+    train(config, run, cache_dir=cache, progress=False)
+    return run
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def last_error_line(capsys, command):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]  # progress bars may come first; the error has a line of its own
+    assert line.startswith(f"asdlib {command}: error: ")
+    return line
+
+
+# --- 1. loading a run folder runs no code from it ---------------------------------------------
+class Planted:
+    """Unpickles into a call of ``os.system``: what a hostile checkpoint would hold."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.marker}'",)
+
+
+def test_the_real_checkpoints_hold_only_tensors_and_plain_values(trained):
+    state = torch.load(trained / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    assert sorted(state) == ["epoch", "identity", "log", "model", "optimiser"] and state["epoch"] == 2
+
+
+@pytest.mark.parametrize("command", ["score", "train --init"])
+def test_a_planted_checkpoint_is_refused_and_runs_nothing(run, root, cache, tmp_path, capsys, monkeypatch, command):
+    marker = tmp_path / "PWNED"
+    planted = run / "checkpoints" / "epoch_0002.pt"
+    state = torch.load(planted, weights_only=True)
+    torch.save({**state, "model": Planted(marker)}, planted)
+    monkeypatch.setenv("ASDLIB_CACHE", str(cache))
+    if command == "score":
+        argv = ["score", str(run)]
+    else:
+        argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+                "--out", str(tmp_path / "fine"), "--init", str(run), "--set", "train.epochs=1"]
+    assert cli(argv) == 2
+    line = last_error_line(capsys, argv[0])
+    assert f"{planted}: refused: it holds posix.system, not only tensors and plain values" in line
+    assert not marker.exists()
+
+
+# --- 6. staging folders are never read as results, and the next scoring removes them --------
+def test_a_killed_scorings_staging_folder_is_not_read_as_a_result(run, cache, tmp_path):
+    study = tmp_path / "study"
+    seed0 = study / "sec_softmax" / "fan" / "seed0"
+    shutil.move(run, seed0)
+    score_run(seed0, cache_dir=cache, progress=False)
+    staged = seed0 / "results" / "last" / ".section.tmp-dead"  # what a kill -9 during scoring leaves
+    shutil.copytree(seed0 / "results" / "last" / "section", staged)
+    assert [(path, s["mode"]) for path, s in summaries(study, "last")] == [(seed0, "section")]
+
+
+def test_the_next_scoring_of_any_rule_removes_staging_folders(run, cache):
+    staged = [run / "results" / "last" / ".section.tmp-dead", run / "results" / "average2" / ".section.tmp-x",
+              run / "results" / ".last.tmp-y"]
+    for folder in staged:
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text("{}")
+    score_run(run, rules=("best_dev",), cache_dir=cache, progress=False)
+    assert not any(folder.exists() for folder in staged)
+    assert (run / "results" / "best_dev" / "section" / "summary.json").is_file()
+
+
+# --- 8. a half-trained run is scored, but says so ---------------------------------------------
+def test_a_half_trained_run_is_scored_with_a_warning_and_recorded_as_incomplete(run, cache, capsys):
+    summary = run / "results" / "last" / "section" / "summary.json"
+    score_run(run, cache_dir=cache, progress=False)
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads(summary.read_text())["checkpoint"]["complete"] is True
+    (run / "checkpoints" / "epoch_0002.pt").unlink()  # as an interrupted training leaves it
+    score_run(run, cache_dir=cache, progress=False)
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert warning == [f"asdlib score: warning: {run}: no checkpoint of epoch(s) [2] (1 of the 2 planned); scored "
+                       "as it is, 'last' is epoch 1 of 2 (summary.json: \"complete\": false)"]
+    checkpoint = json.loads(summary.read_text())["checkpoint"]
+    assert checkpoint["complete"] is False and checkpoint["epoch"] == 1
+    assert checkpoint["epochs"] == [1] and checkpoint["planned_epochs"] == [1, 2]
+
+
+# --- 9. arguments are checked before anything is embedded ------------------------------------
+@pytest.mark.parametrize("arguments, message", [
+    (["--checkpoint", "average9"], r"checkpoint rule average9: .* has only 2 checkpoint\(s\) \(\[1, 2\]\)"),
+    (["--checkpoint", "last", "average0"], r"checkpoint rule\(s\) \['average0'\]: choose from"),
+    (["--weights", "0", "0"], r"weights \[0.0, 0.0\]: the wt mode's \(W_S, W_A\) \(Eq. 5\) must be two finite"),
+    (["--weights", "-1", "5"], r"weights \[-1.0, 5.0\]: "),
+    (["--weights", "nan", "1"], r"weights \[nan, 1.0\]: "),
+])
+def test_score_arguments_are_refused_before_anything_is_embedded(run, capsys, monkeypatch, arguments, message):
+    def slow_work(*args, **kwargs):
+        raise AssertionError("features loaded before the arguments were checked")
+    monkeypatch.setattr(inference, "load_features", slow_work)
+    assert cli(["score", str(run), *arguments]) == 2
+    assert re.search(message, last_error_line(capsys, "score"))
+    assert not (run / "scored").exists() and not (run / "results").exists()
+
+
+# --- 13. smaller ones ------------------------------------------------------------------------
+def test_scoring_a_mistyped_folder_creates_nothing(tmp_path, capsys):
+    typo = tmp_path / "typo_dir"
+    assert cli(["score", str(typo)]) == 2
+    assert last_error_line(capsys, "score") == f"asdlib score: error: {typo}: not a run folder (no config.json)"
+    assert not typo.exists()
+
+
+def test_ctrl_c_prints_one_line(run, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(inference, "score_run", interrupted)
+    try:
+        rc = cli(["score", str(run)])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C reached the user as a traceback")
+    assert rc == 130 and capsys.readouterr().err == "asdlib score: interrupted\n"
