@@ -137,10 +137,14 @@ else:
 # development set (dev) and the evaluation set (eval).
 
 # %% tags=["full-width"]
-from asdlib.study.departures import as_markdown, departures, msl_pools
+from asdlib.study.departures import NORM_ROWS, as_markdown, departures, msl_pools, without_embedding_norm
+from asdlib.study.evidence import Evidence
 from asdlib.study.load import load_study, rules_evidence
 
 study = load_study(study_dir, checkpoint)
+unnormed = without_embedding_norm(study_dir, checkpoint)
+norm = (Evidence(pd.concat([study.scores[study.scores["row"].isin(NORM_ROWS.values())], unnormed], ignore_index=True),
+                 study.evidence.n_resamples) if len(unnormed) else None)
 table = departures(study.evidence, rules_evidence(study_dir, study.evidence.n_resamples), summary, checkpoint,
-                   msl_pools(study.scores, study.evidence.n_resamples))
+                   msl_pools(study.scores, study.evidence.n_resamples), norm)
 display(Markdown(as_markdown(table)))

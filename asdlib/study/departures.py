@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from asdlib.study.evidence import Evidence
@@ -50,14 +51,71 @@ def msl_pools(scores: pd.DataFrame, n_resamples: int = 1000) -> Evidence | None:
     return Evidence(pd.concat(frames, ignore_index=True), n_resamples) if frames else None
 
 
+NORM_ROWS = {("disent", "cat"): "Disent.Cat (S3)", ("mtl", "mtl"): "MTL"}
+"""The rows scored again without the embedding layer's batch norm (:func:`without_embedding_norm`)."""
+
+
+def undo_embedding_norm(pooled: np.ndarray, state: dict, pooling: str) -> np.ndarray:
+    """Pooled clip embeddings (n, d) as they were before the eval-mode batch norm of the embedding
+    layer, ``z = gamma (u - mu) / sigma + beta`` per dimension (``state``: the model's state dict,
+    keys ``embedding.1.*``; eps 1e-5 as torch's default): a mean over chunks maps back by the
+    inverse, a standard deviation (``pooling`` "std") by dividing by ``|gamma| / sigma``."""
+    gamma, beta, mu, var = (state[f"embedding.1.{k}"].double().numpy()
+                            for k in ("weight", "bias", "running_mean", "running_var"))
+    scale = gamma / np.sqrt(var + 1e-5)
+    z = np.asarray(pooled, dtype=np.float64)
+    return z / np.abs(scale) if pooling == "std" else (z - beta) / scale + mu
+
+
+def without_embedding_norm(study_dir: str | Path, rule: str = "last") -> pd.DataFrame:
+    """Clip scores of :data:`NORM_ROWS` on the embeddings before the batch norm that follows the
+    embedding layer (``asdlib.model``), rows named ``"<row>, no embedding norm"`` (columns of
+    :func:`asdlib.study.runs.collect_scores`).
+
+    In eval mode the norm is ``z = gamma (u - mu) / sigma + beta`` per dimension, so the saved pooled
+    embeddings map back exactly: a mean over chunks by the inverse map, a standard deviation (valve)
+    divided by ``|gamma| / sigma``. The checkpoint is the one the rule's result folder scored."""
+    from asdlib.embed import default_pooling
+    from asdlib.inference import embeddings_path
+    from asdlib.scoring import SpaceScorer
+    from asdlib.study.runs import SCORE_COLUMNS
+    from asdlib.train import load_checkpoint
+
+    frames = []
+    for (system, mode), row in NORM_ROWS.items():
+        for summary_path in sorted(Path(study_dir).glob(f"{system}/*/seed*/results/{rule}/{mode}/summary.json")):
+            run = summary_path.parents[3]
+            summary = json.loads(summary_path.read_text())
+            epoch = summary["checkpoint"]["epoch"]
+            if not isinstance(epoch, int) or not embeddings_path(run, epoch).is_file():
+                continue
+            saved = np.load(embeddings_path(run, epoch))
+            dims = json.loads((run / "config.json").read_text())["model"]["embedding_dims"]  # the model's order
+            z = np.concatenate([saved[name] for name in dims], axis=1)
+            u = undo_embedding_norm(z, load_checkpoint(run, epoch, "cpu")["model"], default_pooling(summary["machine"]))
+            bounds = np.cumsum([0, *dims.values()])
+            spaces = {name: u[:, a:b] for name, a, b in zip(dims, bounds[:-1], bounds[1:])}
+            table = clips(run)
+            train = (table["split"] == "train").to_numpy()
+            scorer = SpaceScorer(mode).fit({k: v[train] for k, v in spaces.items()}, table.loc[train, "section"])
+            score = np.empty(len(table))
+            score[~train] = scorer.score({k: v[~train] for k, v in spaces.items()}, table.loc[~train, "section"])
+            score[train] = scorer.score_train()
+            frames.append(table.assign(row=f"{row}, no embedding norm", system=system, mode=mode,
+                                       machine=summary["machine"], seed=int(summary["config"]["seed"]),
+                                       epoch=epoch, score=score)[SCORE_COLUMNS])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFrame, rule: str,
-               pools: Evidence | None = None) -> pd.DataFrame:
+               pools: Evidence | None = None, norm: Evidence | None = None) -> pd.DataFrame:
     """Every place where asdlib departs from the paper or from the DCASE 2022 baselines, why, and what
     this build's runs measured of it (paired differences with 95 % intervals, in points).
 
     ``evidence``: the study under the tables' rule; ``rules``: an Evidence holding each single system
     under both rules (rows ``X`` and ``X [best dev]``, :func:`asdlib.study.evidence.with_both_rules`), or None;
-    ``adversary``: :func:`adversary_summary`; ``pools``: :func:`msl_pools`, or None."""
+    ``adversary``: :func:`adversary_summary`; ``pools``: :func:`msl_pools`; ``norm``: an Evidence of
+    :data:`NORM_ROWS` with and without the embedding norm (:func:`without_embedding_norm`); or None."""
     def paired(a, b):
         return (f"dev {evidence.difference(a, b, 'dev').text(sign=True)}, "
                 f"eval {evidence.difference(a, b, 'eval').text(sign=True)}")
@@ -86,6 +144,11 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
                             f"{pools.difference(MSL_PAPER_POOL, MSL, 'eval').text(sign=True)}")
     else:
         measured["pool"] = "not in this build"
+    norm_rows = [r for r in NORM_ROWS.values() if norm is not None and {r, f"{r}, no embedding norm"} <= set(norm.rows)]
+    measured["norm"] = ("without the norm minus with it (points): " + "; ".join(
+        f"{r}: dev {norm.difference(f'{r}, no embedding norm', r, 'dev').text(sign=True)}, eval "
+        f"{norm.difference(f'{r}, no embedding norm', r, 'eval').text(sign=True)}" for r in norm_rows)
+        if norm_rows else "not in this build (no disent or mtl run with saved embeddings)")
     table = [
         ("data", "the real DCASE 2022 Task 2 audio",
          "a synthetic stand-in with the real layout, names, attributes and evaluator files (`asdlib synth`)",
@@ -107,7 +170,7 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
          "a BatchNorm1d after the linear embedding layer (`asdlib.model`), as public MobileFaceNet implementations have",
          "it rescales each embedding dimension, so it changes the cosine distances of Eq. (4) at inference; "
          "the paper does not say whether it has one",
-         "not measured: it needs the embeddings before the norm, which the runs do not save"),
+         measured["norm"] + " (the same runs scored on the embeddings before the norm)"),
         ("checkpoint rule", "per system, machine and mode, the checkpoint (every 5 epochs) with the best dev score",
          f"tables use `{rule}` (`make book CHECKPOINT=...`); every run is scored with both rules",
          "the paper's rule lets the dev test set choose the model; the last checkpoint uses no test label",
