@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from asdlib.scoring import (GaussianMixtureScorer, KNNMeanCosine, MahalanobisScorer, NearestNeighbourCosine,
-                            SpaceScorer, make_backend, nn_cosine_distance, score_spaces, score_spaces_train)
+                            SpaceScorer, l2_normalise, make_backend, nn_cosine_distance, score_spaces,
+                            score_spaces_train)
 
 
 @pytest.fixture
@@ -134,6 +135,60 @@ def test_mahalanobis_is_the_shrunk_covariance_distance_per_section():
     np.testing.assert_allclose(scores, reference.mahalanobis(probe), rtol=1e-10)
     assert scorer.score_train().shape == (80,)
     assert isinstance(make_backend("mahalanobis"), MahalanobisScorer)
+
+
+def planted_outlier(n: int = 20, d: int = 64, seed: int = 2):
+    """n training clips of one section in d > n dimensions (a 2-d spread about a common direction,
+    plus small noise) and 10 test clips like them, the 8th far along the spread (planted outlier)."""
+    rng = np.random.default_rng(seed)
+    offset, spread = rng.normal(size=d) * 10, rng.normal(size=(2, d))
+    latent = rng.normal(size=(n + 10, 2))
+    latent[n + 7] = [4.0, -4.0]
+    x = offset + latent @ spread + 0.05 * rng.normal(size=(n + 10, d))
+    return x[:n], x[n:], 7
+
+
+@pytest.mark.parametrize("kwargs", [{"backend": "mahalanobis", "shrinkage": "ledoit_wolf"},
+                                    {"backend": "mahalanobis", "shrinkage": "oas"},
+                                    {"backend": "gmm", "pca_dims": 2}, {"backend": "gmm", "pca_dims": 4}],
+                         ids=lambda k: "-".join(map(str, k.values())))
+def test_forms_for_few_clips_rank_a_planted_outlier_first(kwargs):
+    train, test, outlier = planted_outlier()
+    kwargs = dict(kwargs)
+    scorer = make_backend(kwargs.pop("backend"), **kwargs).fit(train, ["00"] * len(train))
+    scores, train_scores = scorer.score(test, ["00"] * len(test)), scorer.score_train()
+    assert np.isfinite(scores).all() and np.isfinite(train_scores).all()
+    assert np.argmax(scores) == outlier and scores[outlier] > train_scores.max()
+
+
+def test_oas_mahalanobis_is_sklearns():
+    from sklearn.covariance import OAS
+
+    train, test, _ = planted_outlier()
+    scores = MahalanobisScorer("oas", normalize=False).fit(train, ["00"] * 20).score(test, ["00"] * 10)
+    np.testing.assert_allclose(scores, OAS().fit(train).mahalanobis(test), rtol=1e-8)
+    with pytest.raises(ValueError, match="unknown shrinkage 'lw'"):
+        MahalanobisScorer("lw").fit(train, ["00"] * 20)
+
+
+def test_pca_gmm_is_a_gaussian_on_the_sections_principal_components():
+    """One component after a PCA to p dimensions: the NLL of the projection under the projected
+    training clips' mean and (maximum-likelihood) covariance plus reg_covar, per section."""
+    from scipy.stats import multivariate_normal
+
+    train, test, _ = planted_outlier()
+    other = planted_outlier(seed=3)[0]  # a second section, fitted apart
+    scorer = GaussianMixtureScorer(pca_dims=3, reg_covar=1e-4).fit(np.vstack([train, other]),
+                                                                   ["00"] * 20 + ["01"] * 20)
+    x, q = l2_normalise(train), l2_normalise(test)
+    mean = x.mean(axis=0)
+    basis = np.linalg.svd(x - mean, full_matrices=False)[2][:3]  # (3, d): the top principal directions
+    z, zq = (x - mean) @ basis.T, (q - mean) @ basis.T
+    covariance = np.cov(z.T, bias=True) + 1e-4 * np.eye(3)
+    expected = -multivariate_normal(z.mean(axis=0), covariance).logpdf(zq)
+    np.testing.assert_allclose(scorer.score(test, ["00"] * 10), expected, rtol=1e-6)
+    np.testing.assert_allclose(scorer.score_train()[:20], -multivariate_normal(z.mean(axis=0), covariance).logpdf(z),
+                               rtol=1e-6)
 
 
 def test_make_backend_by_name():

@@ -6,12 +6,16 @@ the checkpoint the rule chose; no retraining) with
 
 * ``nn``: the paper's nearest neighbour (Eq. 4);
 * ``knn``: the mean cosine distance to the k nearest training clips of the section;
-* ``gmm``: a Gaussian mixture per section on L2-normalised embeddings, score = negative log-likelihood;
-* ``mahalanobis``: the Mahalanobis distance per section with a Ledoit-Wolf shrinkage covariance.
+* ``gmm``: a Gaussian mixture per section on L2-normalised embeddings, score = negative
+  log-likelihood: full or diagonal covariances, or a full one after a per-section PCA to a few
+  dimensions (a form that suits few clips per section, n << d);
+* ``mahalanobis``: a single Gaussian per section with a shrinkage covariance (Ledoit-Wolf or OAS).
 
-Each backend's settings (k; the mixture's components and covariance type) are chosen per system on
-the development set (the official score over all machines and seeds), from :data:`SETTINGS`.
-Disent.Wt combines each space's backend score with the weights Disent.Wt (S4) chose per seed.
+Each backend's setting (k; the mixture's form; the shrinkage) is chosen per system on the
+development set (the mean over machines and seeds of the official score), from :data:`SETTINGS`.
+Disent.Wt (Eq. 5) is tuned per backend as Disent.Wt (S4) is for nn: w_S on the 0.05 grid per seed
+and machine on the development set, at the checkpoint Disent.Wt (S4) chose. Every choice is made on
+the development set, so its development-set numbers are not evidence: the evaluation set is.
 """
 from __future__ import annotations
 
@@ -22,18 +26,29 @@ import numpy as np
 import pandas as pd
 
 from asdlib.inference import embeddings_path
-from asdlib.scoring import SpaceScorer
-from asdlib.study.rows import DISENT_WT, ROW_NAMES
+from asdlib.scoring import SHRINKAGE, SpaceScorer
+from asdlib.study.rows import DISENT_WT, GRID, ROW_NAMES
 from asdlib.study.runs import SCORE_COLUMNS, clips
-from asdlib.study.tuning import W_S, mean_dev_official
+from asdlib.study.tuning import dev_scorer, mean_dev_official, standardised
 
 SETTINGS = {
     "nn": [{}],
     "knn": [{"k": k} for k in (2, 4, 8)],
-    "gmm": [{"n_components": 1, "covariance_type": "full"}] + [{"n_components": c, "covariance_type": "diag"}
-                                                              for c in (1, 2, 4)],
-    "mahalanobis": [{}],
+    "gmm": [{"covariance_type": "full", "reg_covar": 1e-6}]
+    + [{"covariance_type": "diag", "n_components": c} for c in (1, 2, 4)]
+    + [{"pca_dims": p, "covariance_type": "full"} for p in (2, 4, 8)],
+    "mahalanobis": [{"shrinkage": s} for s in SHRINKAGE],
 }
+"""Each backend's grid (keyword arguments of :func:`asdlib.scoring.make_backend`), one setting chosen
+per system on the development set (:func:`choose_settings`): knn's k; gmm's form, a full covariance
+(governed by ``reg_covar`` when a section has no more clips than dimensions), diagonal ones with 1, 2
+or 4 components, or a full one after a per-section PCA to 2, 4 or 8 dimensions; mahalanobis's
+shrinkage (Ledoit-Wolf, OAS)."""
+RAW_WEIGHTED = ("nn", "knn")
+"""Backends whose two spaces' scores Disent.Wt weights as they are, as Eq. 5 does: cosine distances,
+on one scale ([0, 2]) in every space. The others' scores (a log-likelihood, a Mahalanobis distance)
+have scales that differ between spaces (with the dimension and the spread), so each space's score is
+first standardised per section by its training clips' scores (:func:`asdlib.study.tuning.standardised`)."""
 ROWS = ("Sec_Softmax", "Sec_ArcFace", "MTL", "Disent.Cat (S3)", "Disent.Sec", "Disent.Att", DISENT_WT,
         "Disent.Split")
 RUN_OF = {row: key for key, row in ROW_NAMES.items()}
@@ -44,49 +59,79 @@ def _label(settings: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items()) or "-"
 
 
-def backend_scores(study_dir: str | Path, rule: str, choices: pd.DataFrame, rows=ROWS) -> pd.DataFrame:
+def _clip_scores(scorer: SpaceScorer, embeddings: dict, table: pd.DataFrame) -> np.ndarray:
+    """``scorer`` fitted on a run's training clips (``embeddings``: space -> (n_clips, d_space), in
+    ``table``'s order): every clip's score (n_clips,), test clips against the training clips of their
+    section, training clips as :meth:`asdlib.scoring.SpaceScorer.score_train` gives them."""
+    train = (table["split"] == "train").to_numpy()
+    sections = table["section"].to_numpy()
+    scorer.fit({k: v[train] for k, v in embeddings.items()}, sections[train])
+    out = np.empty(len(table))
+    out[~train] = scorer.score({k: v[~train] for k, v in embeddings.items()}, sections[~train])
+    out[train] = scorer.score_train()
+    return out
+
+
+def tune_weight(table: pd.DataFrame, d_s: np.ndarray, d_a: np.ndarray, grid=GRID) -> float:
+    """Eq. 5's w_S (w_A = 1 - w_S) with the best development-set official score of
+    ``w_S d_s + w_A d_a`` over ``grid``, the first best (the smallest w_S), as Disent.Wt (S4) is tuned.
+
+    ``table``: one run's clips (split, section, domain, label); ``d_s``, ``d_a``: (n_clips,) the
+    section and attribute spaces' scores in its order. Only development-set labels are read.
+    """
+    test = (table["split"] == "test").to_numpy()
+    dev = dev_scorer(table[test].reset_index(drop=True))
+    tries = {float(w): dev(w * d_s[test] + (1 - w) * d_a[test]) for w in grid}
+    return max(tries, key=tries.get)
+
+
+def backend_scores(study_dir: str | Path, rule: str, study_scores: pd.DataFrame, rows=ROWS) -> pd.DataFrame:
     """Clip scores of every (row, backend, setting): columns of :func:`asdlib.study.runs.collect_scores`
-    plus ``backend`` and ``setting``; ``row`` names the system only."""
+    plus ``backend``, ``setting`` and ``w_S`` (Disent.Wt's tuned weight; NaN for the other rows);
+    ``row`` names the system only, ``epoch`` the checkpoint scored.
+
+    ``study_scores``: the study's clip scores with its tuned rows (:attr:`asdlib.study.load.Study.scores`);
+    Disent.Wt is scored at the checkpoint Disent.Wt (S4) chose in each (seed, machine) (its rows'
+    ``epoch``), or at Disent.Wt (0.5/0.5)'s where that checkpoint's embeddings were not saved (only
+    the checkpoints some rule and mode chose are); the other rows at their own rule's checkpoint.
+    """
+    s4 = study_scores[study_scores["row"] == DISENT_WT].groupby(["seed", "machine"])["epoch"].first()
     frames = []
     for row in rows:
         system, mode = RUN_OF[row]
-        for summary_path in sorted(Path(study_dir).glob(f"{system}/*/seed*/results/{rule}/"
-                                                        f"{'sec' if mode == 'wt' else mode}/summary.json")):
+        for summary_path in sorted(Path(study_dir).glob(f"{system}/*/seed*/results/{rule}/{mode}/summary.json")):
             run = summary_path.parents[3]
             summary = json.loads(summary_path.read_text())
             machine, seed, epoch = summary["machine"], int(summary["config"]["seed"]), summary["checkpoint"]["epoch"]
-            path = embeddings_path(run, epoch)
-            if not path.is_file():
-                continue
-            embeddings = dict(np.load(path))
+            if mode == "wt" and (seed, machine) in s4.index and embeddings_path(run, int(s4[seed, machine])).is_file():
+                epoch = int(s4[seed, machine])
+            embeddings = dict(np.load(embeddings_path(run, epoch)))
             table = clips(run)
-            train = (table["split"] == "train").to_numpy()
-            kwargs = {"mode": mode}
-            if mode == "wt":
-                if (seed, machine) not in choices.index or W_S not in choices.columns:
-                    continue
-                w = float(choices.loc[(seed, machine), W_S])
-                kwargs["weights"] = (w, 1 - w)
             for backend, grid in SETTINGS.items():
                 for settings in grid:
-                    scorer = SpaceScorer(backend=backend, **kwargs, **settings)
-                    scorer.fit({k: v[train] for k, v in embeddings.items()}, table.loc[train, "section"].to_numpy())
-                    score = np.empty(len(table))
-                    score[~train] = scorer.score({k: v[~train] for k, v in embeddings.items()},
-                                                 table.loc[~train, "section"].to_numpy())
-                    score[train] = scorer.score_train()
+                    w = np.nan
+                    if mode == "wt":
+                        d_s, d_a = (_clip_scores(SpaceScorer(space, backend=backend, **settings), embeddings, table)
+                                    for space in ("section", "attribute"))
+                        if backend not in RAW_WEIGHTED:
+                            d_s, d_a = (standardised(table.assign(score=d)) for d in (d_s, d_a))
+                        w = tune_weight(table, d_s, d_a)
+                        score = w * d_s + (1 - w) * d_a
+                    else:
+                        score = _clip_scores(SpaceScorer(mode, backend=backend, **settings), embeddings, table)
                     frames.append(table[["split", "section", "name", "domain", "label"]].assign(
                         row=row, system=system, mode=mode, machine=machine, seed=seed, epoch=epoch, score=score,
-                        backend=backend, setting=_label(settings)))
+                        backend=backend, setting=_label(settings), w_S=w))
     if not frames:
-        raise FileNotFoundError(f"{study_dir}: no saved embeddings of an embedding system under rule {rule!r}")
-    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS + ["backend", "setting"]]
+        raise FileNotFoundError(f"{study_dir}: no scored embedding system under rule {rule!r}")
+    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS + ["backend", "setting", "w_S"]]
 
 
 def choose_settings(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (row, backend), the setting with the best development-set official score (mean over the
-    machines' and seeds' runs, :func:`asdlib.study.tuning.mean_dev_official`); returns the chosen
-    settings with that score."""
+    machines' and seeds' runs, :func:`asdlib.study.tuning.mean_dev_official`; on a tie the first
+    setting label in alphabetical order). Returns the chosen ``setting`` and its score ``dev``,
+    indexed by (row, backend). Only development-set labels are read."""
     records = [{"row": row, "backend": backend, "setting": setting, "dev": mean_dev_official(part)}
                for (row, backend, setting), part in scores.groupby(["row", "backend", "setting"])]
     frame = pd.DataFrame(records)
@@ -97,3 +142,12 @@ def chosen_scores(scores: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
     """The clip scores of the chosen settings, each (row, backend) as one row named ``"<row> | <backend>"``."""
     keep = scores.merge(chosen.reset_index()[["row", "backend", "setting"]], on=["row", "backend", "setting"])
     return keep.assign(row=keep["row"] + " | " + keep["backend"])
+
+
+def chosen_weights(scores: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Disent.Wt's w_S at each backend's chosen setting: one row per (seed, machine), a column per
+    backend (the form of Table 4's choices, for :func:`asdlib.study.tuning.summarise_choices`)."""
+    picked = scores[scores["row"] == DISENT_WT].merge(
+        chosen.reset_index()[["row", "backend", "setting"]], on=["row", "backend", "setting"])
+    weights = picked.groupby(["seed", "machine", "backend"])["w_S"].first().unstack("backend")
+    return weights[[b for b in SETTINGS if b in weights.columns]]
