@@ -69,8 +69,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@scripts/ensure-jemalloc.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -c constraints.txt -e .
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[book,test]"
 	@touch $@
 
 test: $(STAMP)
@@ -167,8 +166,8 @@ STUDY_CHAPTERS := systems table2 table3 table4 claims embeddings backends pipeli
 NB_PARAMS = -p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
             -p scale $(SCALE) -p machines "$(MACHINES)" -p study_dir $(abspath $(STUDY)) \
             -p pipeline_dir $(abspath $(PIPELINE)) \
-            -p paper_results $(abspath book/paper_results.csv) -p checkpoint $(CHECKPOINT)
-$(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) book/paper_results.csv
+            -p paper_results $(abspath asdlib/paper_results.csv) -p checkpoint $(CHECKPOINT)
+$(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) asdlib/paper_results.csv
 	$(call notebook,$(RUN),chapter $*,$(NB_PARAMS),$(PY) scripts/hide_code.py $@.tmp.ipynb)
 $(foreach c,$(STUDY_CHAPTERS),$(BOOKSRC)/$(c).ipynb): $(RUNS)
 $(BOOKSRC)/pipeline.ipynb: $(FINETUNED)

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# The real set per machine (DATASET.md): 6 sections x (990 + 10) training clips, 3 x 200 dev and
+# The real set per machine: 6 sections x (990 + 10) training clips, 3 x 200 dev and
 # 3 x 200 eval test clips, all 10 s (282 hop-1 chunks of 32 frames each).
 PAPER_TRAIN_CLIPS, PAPER_ALL_CLIPS, PAPER_CHUNKS_PER_CLIP = 6000, 7200, 282
 # the grid: MobileFaceNet systems x 7 machines x 3 seeds, + the pipeline's 2 systems (pre-training

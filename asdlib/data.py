@@ -1,9 +1,14 @@
 """The DCASE 2022 Task 2 data layer: index a data-set root, attribute vocabularies, checked audio.
 
-Layout (``shared/DATASET.md``)::
+Layout of the real data (``<machine>``: one of :data:`asdlib.names.MACHINES`)::
 
     ROOT/dev_data/<machine>/{train,test}/*.wav     sections 00-02, labelled names
+    ROOT/dev_data/<machine>/attributes_0{0,1,2}.csv
     ROOT/eval_data/<machine>/{train,test}/*.wav    sections 03-05, anonymised test names
+    ROOT/eval_data/<machine>/attributes_0{3,4,5}.csv
+
+Audio: 16 kHz, mono, 16-bit PCM, 10 s a clip. Per section: 990 source and 10 target training clips
+(normal only) and 200 test clips (development: 50 normal and 50 anomalous per domain).
 
 Anonymised eval test clips get their label, domain and attributes from the official evaluator's
 folder (``ground_truth_data/``, ``ground_truth_domain/``, ``ground_truth_attributes/``) when it is
@@ -21,11 +26,15 @@ import pandas as pd
 
 from asdlib.names import (DEV_SECTIONS, EVAL_SECTIONS, MACHINES, ClipNameError, parse_clip_name)
 
+__all__ = ["SAMPLE_RATE", "DATASETS", "COLUMNS", "DOMAIN_SHIFT_KEY", "AudioError", "domain_shift_key",
+           "domain_shift_prior", "index_dataset", "REAL_COUNTS", "count_table", "find_problems",
+           "AttributeVocab", "load_clip", "audio_problems", "report_problems", "register"]
+
 SAMPLE_RATE = 16_000
 DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
 COLUMNS = ["path", "machine", "section", "domain", "split", "label", "attributes", "dataset", "name"]
 
-# The domain-shift factor of each section (DATASET.md, attribute table; eval 03/04/05 mirror 00/01/02).
+# The domain-shift factor of each section in the real set (eval 03/04/05 mirror 00/01/02).
 DOMAIN_SHIFT_KEY = {
     "fan": ("m-n", "f-n", "n-lv"),
     "gearbox": ("volt", "wt", "id"),
@@ -189,7 +198,7 @@ def _read_pairs(path: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Summary and sanity checks (``asdlib index``)
 # --------------------------------------------------------------------------------------------
-# The real set's counts per section (DATASET.md): train 990 source + 10 target; test 50 per cell.
+# The real set's counts per section: train 990 source + 10 target; test 50 per cell.
 REAL_COUNTS = {("train", "source", "normal"): 990, ("train", "target", "normal"): 10}
 REAL_COUNTS.update({("test", d, lab): 50 for d in ("source", "target") for lab in ("normal", "anomaly")})
 

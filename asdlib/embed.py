@@ -8,7 +8,9 @@ mean (by their standard deviation for valve). This module does that in large bat
 * :func:`n_chunks` - how many chunks a spectrogram of ``n_frames`` frames gives,
 * :func:`embed_clips` - pooled embeddings of many clips, one array per embedding space,
 * :func:`fold_batch_norm` - an inference copy of a model, each conv's batch norm folded into it,
-* :func:`default_pooling` - the paper's pooling per machine.
+* :func:`default_pooling` - the paper's pooling per machine,
+* :func:`run_embedding_settings` - a trained run's own chunking and pooling, as :func:`embed_clips`'s
+  keyword arguments (its defaults are the paper's, not a smaller scale's).
 
 The model contract: ``model.embeddings(x) -> dict[str, Tensor]`` with ``x`` of shape
 ``(batch, 1, chunk_frames, n_bins)`` float32 and each value of shape ``(batch, dim)``.
@@ -16,7 +18,9 @@ The model contract: ``model.embeddings(x) -> dict[str, Tensor]`` with ``x`` of s
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -24,6 +28,9 @@ import torch
 from tqdm.auto import tqdm
 
 from asdlib.names import MACHINES
+
+__all__ = ["POOLINGS", "BATCH_VALUES", "n_chunks", "chunk_view", "default_pooling", "run_embedding_settings",
+           "fold_batch_norm", "default_batch_size", "embed_clips"]
 
 POOLINGS = ("mean", "std")
 
@@ -76,6 +83,27 @@ def default_pooling(machine: str) -> str:
     if machine not in MACHINES:
         raise ValueError(f"unknown machine {machine!r}; choose one of {MACHINES}")
     return "std" if machine == "valve" else "mean"
+
+
+def run_embedding_settings(run_dir: str | Path, machine: str | None = None) -> dict:
+    """The chunking and pooling with which :func:`asdlib.inference.score_run` embeds the clips of the
+    run in ``run_dir`` (read from its ``config.json``), as keyword arguments of :func:`embed_clips`:
+    ``{"chunk_frames": ..., "hop": ..., "pooling": ...}``.
+
+    ``hop`` is the run's scale's ``train.embed_hop`` (paper: 1; the smaller scales use longer hops),
+    ``pooling`` :func:`default_pooling` of ``machine`` (default: the run's machine; a run pre-trained
+    on every machine, ``"all"``, needs it given), "mean" for a direct system (its chunk scores).
+    """
+    from asdlib.systems import is_direct
+    from asdlib.train import ALL_MACHINES, RunConfig
+
+    config = RunConfig.from_dict(json.loads((Path(run_dir) / "config.json").read_text())["run"])
+    machine = machine or config.machine
+    if machine == ALL_MACHINES:
+        raise ValueError(f"{run_dir}: a run on every machine pools each machine its own way; pass machine=")
+    pooling = "mean" if is_direct(config.system) else default_pooling(machine)
+    return {"chunk_frames": config.scale.train.chunk_frames, "hop": config.scale.train.embed_hop,
+            "pooling": pooling}
 
 
 def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
@@ -155,6 +183,10 @@ def embed_clips(model: torch.nn.Module, specs: Sequence, chunk_frames: int = 32,
     Returns:
         dict space name -> ``(n_clips, dim)`` float32 array, in the model's space order. The
         chunk count of clip ``i`` is ``n_chunks(len(specs[i]), chunk_frames, hop)``.
+
+    The defaults of ``chunk_frames`` and ``hop`` are the paper's, that of ``pooling`` is the paper's
+    for every machine but valve; a trained run's own settings are :func:`run_embedding_settings`:
+    ``embed_clips(model, specs, **run_embedding_settings(run_dir))``.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r} is not one of {POOLINGS}")

@@ -208,8 +208,10 @@ def summary_json(results: pd.DataFrame) -> dict:
         results: as :func:`evaluate_dir` returns.
 
     Returns:
-        ``{"official_score": x, "sections": [{"machine", "section", "auc_source", "auc_target",
-        "pauc"}, ...]}`` with plain Python floats and strings.
+        ``{key: x, "machines": [...], "sections": [...]}`` with plain Python floats and strings:
+        ``key`` is ``"official_score"`` when the results cover all seven machines
+        (:func:`is_official`), else ``"score"``; a section is a dict of ``machine``, ``section``,
+        ``auc_source``, ``auc_target`` and ``pauc``.
     """
     sections = [{"machine": str(r.machine), "section": str(r.section),
                  **{m: float(getattr(r, m)) for m in METRICS}}

@@ -1,15 +1,17 @@
 """The official DCASE 2022 Task 2 metrics, decision threshold and result files.
 
-Everything here follows the challenge's official evaluator and baseline as described in
-``shared/DATASET.md`` ("Metrics, exactly as the official evaluator computes them" and "Files a
-system writes"); the paper reports these numbers in Sec. 4 and Table 2:
+Everything here follows the challenge's official evaluator and baseline systems; the paper reports
+these numbers in Sec. 4 and Table 2. Per machine and section, with the section's test clips:
 
 - AUC (source / target): ROC AUC over the normal clips of that domain plus ALL anomalous clips of
   the section (both domains);
 - pAUC: ``roc_auc_score(y, score, max_fpr=0.1)`` over all clips of the section, i.e. sklearn's
   McClish-standardised partial AUC;
-- official score: harmonic mean of every AUC (source), AUC (target) and pAUC value, each floored at
-  ``sys.float_info.epsilon``.
+- official score: harmonic mean of every AUC (source), AUC (target) and pAUC value (63 on the full
+  set: 7 machines x 3 sections x 3), each floored at ``sys.float_info.epsilon``;
+- result files, one pair per machine and section, comma-separated without a header:
+  ``anomaly_score_<machine>_section_<SS>_test.csv`` (rows ``name,score``, higher = more anomalous)
+  and ``decision_result_<machine>_section_<SS>_test.csv`` (rows ``name,0|1``).
 
 Two faults of public code are deliberately not reproduced: AUC (source) computed with source
 anomalies only, and the evaluator's per-machine "source harmonic mean" row (wrong columns).
@@ -36,6 +38,12 @@ import scipy.stats
 
 from asdlib.atomic import write_atomic
 from asdlib.names import MACHINES
+
+__all__ = ["EPS", "MAX_FPR", "METRICS", "DEFAULT_PERCENTILE", "PAPER_PERCENTILES", "roc_area",
+           "weighted_section_metrics", "section_metrics", "labelled_section_metrics", "harmonic_mean",
+           "hmean", "official_score", "table2_summary", "gamma_threshold", "decision_percentile",
+           "anomaly_score_file_name", "decision_result_file_name", "write_anomaly_scores",
+           "write_decision_results", "read_score_csv"]
 
 EPS = sys.float_info.epsilon
 """Floor applied to every value before a harmonic mean (as the official evaluator)."""
@@ -269,7 +277,7 @@ def table2_summary(results: pd.DataFrame) -> pd.DataFrame:
 def gamma_threshold(train_scores, percentile: float = DEFAULT_PERCENTILE) -> float:
     """Decision threshold: a percentile of a gamma fitted to the training clips' scores.
 
-    Follows the official baseline (``shared/DATASET.md``, "Files a system writes"): shape, location
+    Follows the official baselines, which write their decision files with it: shape, location
     and scale from ``scipy.stats.gamma.fit``, threshold ``gamma.ppf(percentile)``; a test clip is
     declared anomalous when its score exceeds the threshold. The paper (Sec. 3.2) fits it to the
     nearest-neighbour scores of each training clip against the other training clips of its section.

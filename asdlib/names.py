@@ -1,4 +1,4 @@
-"""DCASE 2022 Task 2 file names: parse and format (see ``shared/DATASET.md``, "File names").
+"""DCASE 2022 Task 2 file names: parse and format.
 
 Three forms exist::
 
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+__all__ = ["MACHINES", "DEV_SECTIONS", "EVAL_SECTIONS", "SECTIONS", "DOMAINS", "SPLITS", "LABELS",
+           "ClipNameError", "ClipName", "parse_clip_name", "format_clip_name", "format_eval_test_name"]
 
 MACHINES = ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve")
 DEV_SECTIONS = ("00", "01", "02")

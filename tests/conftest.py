@@ -19,7 +19,7 @@ def write_wav(path: Path, seconds: float = 1.0, rate: int = 16_000, channels: in
     return path
 
 
-# Real names of every form (DATASET.md), one or more per machine.
+# Real names of every form, one or more per machine.
 DEV_TRAIN = {
     "ToyCar": ["section_00_source_train_normal_0009_car_A1_spd_28V_mic_1_noise_1.wav",
                "section_00_target_train_normal_0000_car_C1_spd_28V_mic_1_noise_1.wav",

@@ -1,9 +1,12 @@
 """Test-time chunk embeddings (Sec. 3.3): strided chunk views and batched, pooled embeddings."""
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from asdlib.embed import chunk_view, default_batch_size, default_pooling, embed_clips, fold_batch_norm, n_chunks
+from asdlib.embed import (chunk_view, default_batch_size, default_pooling, embed_clips, fold_batch_norm, n_chunks,
+                          run_embedding_settings)
 from asdlib.model import build_model
 
 
@@ -166,6 +169,32 @@ def test_default_pooling():
     assert {default_pooling(m) for m in ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider")} == {"mean"}
     with pytest.raises(ValueError, match="unknown machine"):
         default_pooling("pump")
+
+
+def _run_folder(tmp_path, system, machine, scale):
+    from asdlib.train import RunConfig
+
+    config = RunConfig.create(system, machine, tmp_path / "data", scale)
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "config.json").write_text(json.dumps({"run": config.as_dict()}))
+    return tmp_path, config.scale.train
+
+
+@pytest.mark.parametrize("machine, scale, pooling", [("valve", "smoke", "std"), ("fan", "quick", "mean")])
+def test_run_embedding_settings_are_the_runs_own(tmp_path, machine, scale, pooling):
+    run, settings = _run_folder(tmp_path, "disent", machine, scale)
+    assert settings.embed_hop > 1  # not embed_clips' default: the reason this call exists
+    assert run_embedding_settings(run) == {"chunk_frames": settings.chunk_frames, "hop": settings.embed_hop,
+                                           "pooling": pooling}
+
+
+def test_run_embedding_settings_of_a_direct_system_and_of_a_run_on_every_machine(tmp_path):
+    direct, _ = _run_folder(tmp_path / "ae", "ae", "valve", "smoke")
+    assert run_embedding_settings(direct)["pooling"] == "mean"  # its chunk scores are averaged
+    every, _ = _run_folder(tmp_path / "all", "disent", "all", "smoke")
+    with pytest.raises(ValueError, match="pass machine="):
+        run_embedding_settings(every)
+    assert run_embedding_settings(every, machine="valve")["pooling"] == "std"
 
 
 def test_default_batch_holds_a_fixed_number_of_input_values():

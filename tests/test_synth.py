@@ -1,5 +1,5 @@
 """The synthetic stand-in (``asdlib.synth``): real layout and names, attribute design, evaluator files,
-determinism, and the difficulty checks of ``shared/DATASET.md`` ("A synthetic stand-in")."""
+determinism, and the difficulty checks of its design (the ``asdlib.synth`` docstring)."""
 from __future__ import annotations
 
 import csv
@@ -94,7 +94,7 @@ def test_wav_format(dataset):
         assert info.frames == int(SMALL.clip_seconds * SR), path
 
 
-# The attribute table of DATASET.md: per section, (keys of source clips, keys of target clips), and
+# The real set's attribute table: per section, (keys of source clips, keys of target clips), and
 # the shift key's source -> target values where the table lists them.
 KEYS = {
     "fan": [(("m-n",),) * 2, (("f-n",),) * 2, (("n-lv",),) * 2],
@@ -320,7 +320,7 @@ def test_cli_writes_the_scale_and_reports(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# Difficulty (DATASET.md): a simple baseline, domain shift, strength, learnable surrogate tasks
+# Difficulty: a simple baseline, domain shift, strength, learnable surrogate tasks
 # ---------------------------------------------------------------------------------------------
 DIFF = SynthSize(clip_seconds=2.0, train_source=36, train_target=4, test_per_domain=10, eval_test=4)
 STRENGTHS = (0.0, 1.0, 4.0)

@@ -145,7 +145,7 @@ def test_each_mode_chooses_its_checkpoint_on_dev(fan_root, cache, tmp_path):
 
 def test_valve_is_pooled_by_standard_deviation_end_to_end(tmp_path, cache):
     """Sec. 3.3: valve clips' chunk embeddings are pooled by their standard deviation, through score_run."""
-    from asdlib.embed import embed_clips
+    from asdlib.embed import embed_clips, run_embedding_settings
     from asdlib.features import load_features
 
     root = generate(tmp_path / "data", SMOKE.synth, seed=0, machines=("valve",), progress=False)
@@ -159,10 +159,12 @@ def test_valve_is_pooled_by_standard_deviation_end_to_end(tmp_path, cache):
     clips = index_dataset(root, truth=root / "eval_truth")
     store = load_features(clips, scale.features, cache_dir=cache, progress=False)
     model, _ = load_model(run)
-    for pooling in ("std", "mean"):
-        direct = embed_clips(model, [store[i] for i in range(len(store))], chunk_frames=32,
-                             hop=scale.train.embed_hop, pooling=pooling)["section"]
-        assert np.allclose(saved, direct, atol=1e-5) == (pooling == "std")
+    specs = [store[i] for i in range(len(store))]
+    settings = run_embedding_settings(run)  # the run's own, in one call: what scoring used
+    assert settings == {"chunk_frames": 32, "hop": scale.train.embed_hop, "pooling": "std"}
+    assert np.allclose(saved, embed_clips(model, specs, **settings)["section"], atol=1e-5)
+    mean = embed_clips(model, specs, **{**settings, "pooling": "mean"})["section"]
+    assert not np.allclose(saved, mean, atol=1e-5)
 
 
 def test_a_direct_system_runs_with_its_own_features():

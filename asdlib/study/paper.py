@@ -1,7 +1,8 @@
-"""The paper's own numbers (``book/paper_results.csv``, every published cell of its Tables 2-4) and
-how the book shows them beside ours."""
+"""The paper's own numbers (``asdlib/paper_results.csv``, package data: every published cell of its
+Tables 2-4) and how the book shows them beside ours."""
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -10,27 +11,22 @@ import pandas as pd
 from asdlib.study.rows import MSL, MSL_CANDIDATES, TABLE4_NAMES
 
 
-def default_paper_results() -> Path:
-    """``book/paper_results.csv`` of the asdlib repository: beside the package's source (a checkout or an
-    editable install), or in the working folder, a parent of it, or ``asdlib-src/`` (a notebook's clone)."""
-    import asdlib
-
-    here = Path.cwd()
-    for root in (Path(asdlib.__file__).resolve().parents[1], here, *here.parents, here / "asdlib-src"):
-        if (root / "book" / "paper_results.csv").is_file():
-            return root / "book" / "paper_results.csv"
-    raise FileNotFoundError("the paper's numbers (book/paper_results.csv of the asdlib repository) were not "
-                            "found; pass their path as paper_results")
+def default_paper_results():
+    """``paper_results.csv`` of the installed package (a checkout, an editable install or a wheel), as
+    an ``importlib.resources`` traversable (``.open()``, ``.read_text()``)."""
+    return files("asdlib") / "paper_results.csv"
 
 
 def paper_numbers(path: str | Path | None, table: str) -> pd.DataFrame:
-    """The paper's cells of ``table`` ('table2', 'table3', 'table4') from ``book/paper_results.csv``
-    (columns: table, row, column, value, source; ``path`` empty: :func:`default_paper_results`) as a
-    rows x columns frame; Tables 2-3 in %, Table 4 as text (system names and weights)."""
-    frame = pd.read_csv(path or default_paper_results(), comment="#", dtype=str)
+    """The paper's cells of ``table`` ('table2', 'table3', 'table4') from ``path``, a file like
+    ``asdlib/paper_results.csv`` (columns: table, row, column, value, source; empty: that file,
+    :func:`default_paper_results`) as a rows x columns frame; Tables 2-3 in %, Table 4 as text (system
+    names and weights)."""
+    with (Path(path) if path else default_paper_results()).open(encoding="utf-8") as f:
+        frame = pd.read_csv(f, comment="#", dtype=str)
     part = frame[frame["table"] == table]
     if part.empty:
-        raise ValueError(f"{path}: no cell of {table}")
+        raise ValueError(f"{path or default_paper_results()}: no cell of {table}")
     if table != "table4":
         part = part.assign(value=pd.to_numeric(part["value"]))
     return part.pivot_table(index="row", columns="column", values="value", aggfunc="first")

@@ -1,4 +1,4 @@
-"""Anomaly types per machine, their severity, and the difficulty table (``shared/DATASET.md``).
+"""Anomaly types per machine, their severity, and the difficulty table (:data:`MULTIPLIER`).
 
 An anomalous clip carries one fault, drawn per clip: a type of its machine and a severity. The source
 model of the machine (``asdlib.synth.sources``) reads the fault as a knob named after the type; a
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Anomaly types of the real sets, as the source models implement them (DATASET.md, "Anomaly types").
+# Anomaly types of the real sets, as the source models implement them.
 ANOMALY_TYPES: dict[str, tuple[str, ...]] = {
     "fan": ("wing_damage", "unbalance", "clogging", "over_voltage"),
     "gearbox": ("gear_damage", "overload", "over_voltage"),

@@ -1,4 +1,4 @@
-"""The attribute design of every machine and section (``shared/DATASET.md``, attribute table).
+"""The attribute design of every machine and section: the real set's keys and their source and target values.
 
 Each dev section 00/01/02 has a design; eval sections 03/04/05 mirror 00/01/02 with the same keys and
 values (their sound differs through their own base parameters), except that the eval fan factory

@@ -1,4 +1,4 @@
-"""Transfer functions: microphone position, housing, panels (``shared/DATASET.md``, "A synthetic stand-in").
+"""Transfer functions: microphone position, housing, panels (the design: :mod:`asdlib.synth`).
 
 A transfer function is 2-3 resonances (gain bumps on a log-frequency axis), a low-pass and a short
 echo. Every section has one (its microphone set-up); the attributes ``mic``, ``loc`` and ``panel``

@@ -3,7 +3,7 @@
 Audio = gain x transfer(source + background at the clip's SNR), quantised to 16-bit PCM, where the
 source is the machine model of ``asdlib.synth.sources`` with the section's seeded base parameters,
 the background follows ``asdlib.synth.noise`` and the transfer ``asdlib.synth.channel``
-(``shared/DATASET.md``, "A synthetic stand-in"). Every random draw comes from a stream named by
+(the design: :mod:`asdlib.synth`). Every random draw comes from a stream named by
 (seed, machine, section, split, domain, label, index), so a clip's bytes do not depend on any other clip.
 """
 from __future__ import annotations

@@ -13,7 +13,9 @@ def register(subparsers) -> None:
     """Add the ``synth`` sub-command to an ``argparse`` sub-parsers object (``asdlib.cli``)."""
     parser = subparsers.add_parser(
         "synth", help="write the synthetic DCASE 2022 stand-in data set",
-        description="Write a synthetic data set in the real DCASE 2022 Task 2 layout (shared/DATASET.md).")
+        description="Write a synthetic data set in the real DCASE 2022 Task 2 layout: dev_data/ and eval_data/ "
+                    "with every machine's sections and attribute files, and the labels of the anonymised "
+                    "eval test clips as the official evaluator's files in eval_truth/.")
     parser.add_argument("out", type=Path, help="new (or empty) folder to write")
     parser.add_argument("--scale", choices=sorted(SCALES), default="quick",
                         help="clip counts and length (default: quick)")

@@ -1,4 +1,4 @@
-"""Factory noise and interfering machines (``shared/DATASET.md``, "A synthetic stand-in").
+"""Factory noise and interfering machines (the design: :mod:`asdlib.synth`).
 
 A noise model is coloured noise 1/f^b (b 0.5-1.8) plus a few steady tones and random clanks, and for
 machine noise (fan ``m-n``) the harmonic hum of another machine. Which model a clip gets, and at

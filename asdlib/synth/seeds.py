@@ -3,7 +3,7 @@
 A stream is ``numpy.random.Generator(PCG64(SeedSequence([seed, crc32(key1), crc32(key2), ...])))``.
 Keys are hashed with ``zlib.crc32`` (stable across processes, unlike Python's ``hash``), so a clip's
 audio depends only on (seed, machine, section, split, domain, label, index) and never on which other
-clips or machines were generated before it (``shared/DATASET.md``, "A synthetic stand-in").
+clips or machines were generated before it.
 """
 from __future__ import annotations
 

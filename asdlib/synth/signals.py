@@ -1,7 +1,7 @@
 """Vectorised signal primitives shared by the source, noise and anomaly models (no per-sample loops).
 
 All signals are float64 arrays of shape ``(n,)`` at sample rate ``sr``; frequencies in Hz, times in
-seconds. These are the building blocks of ``shared/DATASET.md``, "A synthetic stand-in".
+seconds. These are the building blocks of the stand-in's models (:mod:`asdlib.synth`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-machine sound models (``shared/DATASET.md``, "A synthetic stand-in", source models).
+"""Per-machine sound models (the design: :mod:`asdlib.synth`).
 
 Each machine has ``<machine>_base(rng) -> dict``, the seeded base parameters of one (machine,
 section), and ``<machine>(base, attributes, ctx) -> signal``, one clip of shape ``(ctx.n,)`` before

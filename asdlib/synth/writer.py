@@ -1,4 +1,4 @@
-"""Write a synthetic data set in the real DCASE 2022 Task 2 layout (``shared/DATASET.md``).
+"""Write a synthetic data set in the real DCASE 2022 Task 2 layout (:mod:`asdlib.data`).
 
 ``generate`` writes, for each machine::
 
