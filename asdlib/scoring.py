@@ -1,7 +1,7 @@
 """Anomaly scores from clip embeddings: cosine nearest neighbour (Eq. 4), its weighted multi-space
 form (Eq. 5), and the disentangled model's scoring modes (Sec. 2.2).
 
-Every backend follows one detector contract (``shared/STYLE.md`` habit 4, as pyod's detectors)::
+Every backend follows one contract of its own (per section, unlike scikit-learn's or pyod's detectors)::
 
     backend.fit(train_embeddings (n, d), train_sections (n,)) -> backend
     backend.score(test_embeddings (m, d), test_sections (m,)) -> (m,)   # higher = more anomalous
@@ -10,7 +10,7 @@ Every backend follows one detector contract (``shared/STYLE.md`` habit 4, as pyo
 
 Scoring is per section: a clip is compared only with the training clips of its own section (the
 paper's Sec. 3.3; the section is known from the file name). :meth:`score_train` gives the scores
-that the decision threshold (a gamma fit, ``shared/DATASET.md``) is fitted on.
+that the decision threshold (a gamma fit, :func:`asdlib.metrics.gamma_threshold`) is fitted on.
 
 Backends by name (:func:`make_backend`): "nn" :class:`NearestNeighbourCosine` (Eq. 4), "knn"
 :class:`KNNMeanCosine`, "gmm" :class:`GaussianMixtureScorer` (optionally after a per-section PCA),

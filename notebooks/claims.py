@@ -51,7 +51,7 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/seed<k>/results/<rule>/<mode>/summary.json live here; empty: a small study
-paper_results = ""  # the paper's numbers; empty: book/paper_results.csv of the asdlib repository
+paper_results = ""  # the paper's numbers; empty: the copy asdlib ships (asdlib/paper_results.csv)
 checkpoint = "last" # the checkpoint rule: "last" or "best_dev" (the paper's)
 
 # %% tags=["setup"]

@@ -42,7 +42,7 @@ scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # the study's run folders
 pipeline_dir = ""   # the pre-trained and fine-tuned run folders (make pipeline); empty: none
-paper_results = ""  # the paper's numbers; empty: book/paper_results.csv of the asdlib repository
+paper_results = ""  # the paper's numbers; empty: the copy asdlib ships (asdlib/paper_results.csv)
 checkpoint = "last" # unused here: this chapter compares last checkpoints with averaged weights
 
 # %% tags=["setup"]

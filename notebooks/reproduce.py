@@ -43,7 +43,7 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # the paper's numbers; empty: book/paper_results.csv of the asdlib repository
+paper_results = ""  # the paper's numbers; empty: the copy asdlib ships (asdlib/paper_results.csv)
 checkpoint = "last"  # unused here
 
 # %% tags=["setup"]

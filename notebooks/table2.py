@@ -22,7 +22,7 @@
 # 0.1.
 #
 # Each cell reads **here (paper)**, in %: the number measured in this build, from the runs'
-# `summary.json` files, and the paper's, from `book/paper_results.csv` (a copy of every published
+# `summary.json` files, and the paper's, from `asdlib/paper_results.csv` (a copy of every published
 # cell of the paper's tables). Our rows carry the paper's names; rows the paper does not have
 # (e.g. *Disent.Cat (norm.)*, *Disent.Wt (0.5/0.5)*) show "-" for the paper.
 
@@ -32,7 +32,7 @@ truth_dir = ""
 scale = "smoke"
 machines = "ToyCar ToyTrain bearing fan gearbox slider valve"
 study_dir = ""      # <system>/<machine>/results/<mode>/summary.json live here; empty: run a small study
-paper_results = ""  # the paper's numbers; empty: book/paper_results.csv of the asdlib repository
+paper_results = ""  # the paper's numbers; empty: the copy asdlib ships (asdlib/paper_results.csv)
 checkpoint = "last" # the checkpoint rule of the tables: "last" or "best_dev" (the paper's)
 
 # %% tags=["setup"]
