@@ -37,7 +37,7 @@ DATASTAMP := $(if $(DATA),$(STAMP),$(BUILD)/data/synth.json)
 BOOKSRC  := $(BUILD)/book
 SOURCES  := $(wildcard asdlib/*.py asdlib/*/*.py)
 # what a run's results depend on (the book-only modules are left out, so editing them reruns no training)
-RUN_SOURCES := $(filter-out asdlib/study/% asdlib/bench.py asdlib/evaluate.py asdlib/cli.py asdlib/plots.py asdlib/explain.py \
+RUN_SOURCES := $(filter-out asdlib/study/% asdlib/bench.py asdlib/evaluate.py asdlib/cli.py asdlib/__main__.py asdlib/plots.py asdlib/explain.py \
                  asdlib/bootstrap.py,$(SOURCES))
 
 # Faster CPU training with jemalloc where it is installed (scripts/ensure-jemalloc.sh installs it).
