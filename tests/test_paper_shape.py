@@ -9,11 +9,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
+from asdlib.data import index_dataset, load_clip
+from asdlib.embed import chunk_view
 from asdlib.evaluate import evaluate_dir
+from asdlib.features import log_spectrogram
 from asdlib.inference import score_run
 from asdlib.metrics import anomaly_score_file_name, read_score_csv
 from asdlib.scales import get_scale
+from asdlib.study.runs import clips
 from asdlib.synth import generate
 from asdlib.train import RunConfig, load_model, train
 
@@ -33,20 +38,26 @@ def run(tmp_path_factory):
 
 def test_paper_shapes_reach_the_network(run):
     folder, _, _ = run
-    model, meta = load_model(folder)
-    assert (PAPER.features.n_fft, PAPER.features.hop, PAPER.features.n_bins) == (2048, 512, 1025)
-    assert meta["model"]["n_bins"] == 1025 and PAPER.model.width == 1.0
-    assert PAPER.train.chunk_frames == 32 and PAPER.train.embed_hop == 1
+    _, meta = load_model(folder)
+    assert meta["model"]["n_bins"] == 1025  # trained on the paper's 1025 STFT bins (Sec. 3.1)
     embeddings = np.load(folder / "scored" / "embeddings" / "epoch_0002.npz")
-    assert all(np.isfinite(v).all() for v in embeddings.values())
+    n_clips = len(clips(folder))
+    assert all(v.shape[0] == n_clips and np.isfinite(v).all() for v in embeddings.values())
 
 
-def test_hop_one_embedding_has_282_chunks_per_10_s_clip(run):
-    from asdlib.embed import n_chunks
-    from asdlib.features import n_frames
-
-    frames = n_frames(160_000, PAPER.features)
-    assert frames == 313 and n_chunks(frames, PAPER.train.chunk_frames, PAPER.train.embed_hop) == 282
+def test_a_10_s_clip_gives_the_papers_282_chunks_of_32_frames_by_1025_bins(run):
+    """Sec. 3.1 and 3.3: a 10 s clip is 313 frames of 1025 bins, cut at a hop of one frame into 282
+    chunks of 32 frames, which the trained network takes (the first and the last embedded here)."""
+    folder, root, _ = run
+    wave = load_clip(index_dataset(root, machines=("fan",))["path"].iloc[0])
+    spec = log_spectrogram(wave, PAPER.features)
+    assert wave.shape == (160_000,) and tuple(spec.shape) == (313, 1025)
+    chunks = chunk_view(spec, PAPER.train.chunk_frames, PAPER.train.embed_hop)
+    assert tuple(chunks.shape) == (282, 1, 32, 1025)
+    model, _ = load_model(folder)
+    with torch.no_grad():
+        embedded = model.eval().embeddings(chunks[[0, -1]].contiguous())
+    assert all(v.shape[0] == 2 and torch.isfinite(v).all() for v in embedded.values())
 
 
 def test_paper_shape_run_writes_the_evaluators_files(run):
