@@ -98,33 +98,37 @@ display(pd.DataFrame.from_dict(table, orient="index"))
 
 # %% [markdown]
 # Each step's paired gain (points, %) over the row as trained, and averaging's over the pre-trained
-# row ("WA after PT"). Where *K* was chosen on the same development clips, the dev gain is marked
-# "by construction" (≥ 0 whatever averaging does) or "K chosen on dev" (lifted by that choice) and
-# is given no verdict: the eval gain is the evidence.
+# row ("WA after PT"), on the development and the evaluation set. Where *K* was chosen on the same
+# development clips, the dev gain is marked *by construction* (≥ 0 whatever averaging does, or
+# lifted by that choice) and is not tested: the eval gain is the evidence. The tested gains are one
+# family, as on the claims page: Holm's procedure over them, the family-adjusted interval beside the
+# unadjusted one, and a verdict that reads "holds" (a gain), "contradicted" (a loss) or "not
+# resolved" (no gain or loss is read from it, in either direction).
 
 # %%
-from asdlib.study.claims import verdict
+from asdlib.study.claims import Claim, claims_table, tally
+from asdlib.study.departures import as_markdown
 
-# step: (the row it starts from, the row it gives, how to read its dev gain when K was chosen on dev)
-steps = {"+ WA": ("", " + WA", "by construction"), "+ PT": ("", " + PT", None),
-         "+ PT + WA": ("", " + PT + WA", "K chosen on dev"), "WA after PT": (" + PT", " + PT + WA", "by construction")}
-gains = {}
-for row in ROWS:
-    for step, (base, variant, chosen) in steps.items():
-        if row + variant in evidence.rows and row + base in evidence.rows:
-            dev, ev = (evidence.difference(row + variant, row + base, which) for which in ("dev", "eval"))
-            gains[(row, step)] = {"over": row + base, "dev": dev.text(sign=True),
-                                  "gain on dev": chosen or verdict(dev, +1),
-                                  "eval": ev.text(sign=True), "gain on eval": verdict(ev, +1)}
-gains = pd.DataFrame.from_dict(gains, orient="index")
-display(gains)
-averaging = {f"{row} + WA" if step == "+ WA" else f"{row} + PT + WA over + PT": cells["gain on eval"]
-             for (row, step), cells in gains.iterrows() if step in ("+ WA", "WA after PT")}
-display(Markdown("**Averaged weights on eval**, the evidence on averaging: " + "; ".join(
-    f"{v}: {', '.join(k for k, w in averaging.items() if w == v)}" for v in dict.fromkeys(averaging.values())) + "."))
-display(Markdown("A gain \"holds\" where its whole 95 % interval is above zero, is \"contradicted\" where it "
-                 "is below, and is \"not resolved at this scale\" where the interval holds zero: no gain or "
-                 "loss is read from such a difference, in either direction."))
+# step: (the row it starts from, the row it gives, why its dev gain cannot fail when K was chosen on dev)
+steps = {"+ WA": ("", " + WA", "K chosen on these clips, and K = 1 is the row itself"),
+         "+ PT": ("", " + PT", ""),
+         "+ PT + WA": ("", " + PT + WA", "K chosen on these clips"),
+         "WA after PT": (" + PT", " + PT + WA", "K chosen on these clips, and K = 1 is the row itself")}
+family = [Claim(f"{row} {step} gains on {which}", row + variant, row + base, which,
+                "hmean" if which == "dev" else "score", by_construction=chosen if which == "dev" else "")
+          for row in ROWS for step, (base, variant, chosen) in steps.items()
+          if row + variant in evidence.rows and row + base in evidence.rows for which in ("dev", "eval")]
+if family:
+    gains = claims_table(evidence, pd.DataFrame(), pd.DataFrame(), family)
+    display(Markdown(as_markdown(gains[["claim", "comparison", "difference (95 %)", "family-adjusted", "Holm p",
+                                        "by construction", "verdict"]])))
+    display(Markdown("Verdicts: " + tally(gains)))
+    averaging = gains[[c.which == "eval" and c.claim.split(" gains")[0].endswith((") + WA", "e + WA", " WA after PT"))
+                       for c in family]]
+    display(Markdown("**Averaged weights on eval**, the evidence on averaging: " + "; ".join(
+        f"{claim}: {verdict}" for claim, verdict in zip(averaging["claim"], averaging["verdict"])) + "."))
+else:
+    display(Markdown("No pipeline runs in this build."))
 display(Markdown("The averaging chosen on the development set (mean over runs of the development-set official score):"))
 display(choices.style.format(precision=3))
 
