@@ -162,3 +162,13 @@ def test_tuning_gains_set_each_tuned_row_against_its_reference():
             assert gains.loc[tuned, f"{which} mean"] == pytest.approx(evidence.difference(tuned, reference, which).mean)
     assert gains.loc["MSL (S1)", "eval mean"] < 0 and gains.loc["Disent.Wt (S4)", "eval mean"] > 0
     assert list(gains.columns[:3]) == ["reference", "dev gain (by construction)", "dev mean"]
+
+
+def test_a_claim_whose_rows_cover_other_sections_is_not_in_this_build():
+    empty = pd.DataFrame()
+    scores = _claim_scores()
+    lacking = scores[~((scores["row"] == "AE Baseline") & (scores["machine"] == "valve"))]
+    table = claims_table(Evidence(lacking, n_resamples=20), empty, empty).set_index("comparison")
+    row = table.loc["Sec_Softmax − AE Baseline, hmean (dev)"]
+    assert row["verdict"].startswith("not in this build (the two rows were scored on different sections")
+    assert row["Holm p"] == "-"

@@ -146,11 +146,17 @@ def claims_table(evidence: Evidence, paper_table2: pd.DataFrame, paper_table3: p
     paired difference with its 95 % interval, the family-adjusted interval, Holm's adjusted p-value,
     whether it is by construction, and the verdict; plus the numbers for figures ("difference mean",
     "difference half", "paper difference", points)."""
-    differences = [estimate(evidence, c) for c in claims]
+    differences, unpaired = [], set()
+    for i, claim in enumerate(claims):
+        try:
+            differences.append(estimate(evidence, claim))
+        except ValueError:  # the two rows were scored on different sections (a run missing): no paired difference
+            differences.append(Estimate(np.nan, np.nan, np.nan, np.empty(0)))
+            unpaired.add(i)
     tested = [np.nan if c.by_construction or np.isnan(d.mean) else p_value(d, c) for c, d in zip(claims, differences)]
     adjusted_p, levels = holm(tested)
     records = []
-    for claim, diff, p_adj, level in zip(claims, differences, adjusted_p, levels):
+    for i, (claim, diff, p_adj, level) in enumerate(zip(claims, differences, adjusted_p, levels)):
         paper = paper_table2 if claim.which == "dev" else paper_table3
 
         def theirs(row):
@@ -169,7 +175,8 @@ def claims_table(evidence: Evidence, paper_table2: pd.DataFrame, paper_table3: p
             "family-adjusted": _adjusted_text(claim, diff, level),
             "Holm p": f"{p_adj:.3f}" if not np.isnan(p_adj) else "-",
             "by construction": claim.by_construction or "no",
-            "verdict": verdict(claim, diff, p_adj, adjusted),
+            "verdict": ("not in this build (the two rows were scored on different sections)" if i in unpaired
+                        else verdict(claim, diff, p_adj, adjusted)),
             "difference mean": 100 * diff.mean, "difference half": 100 * diff.half, "paper difference": paper_diff,
         })
     return pd.DataFrame(records)
