@@ -39,16 +39,14 @@ checkpoint = "last" # the checkpoint rule of the tables: "last" or "best_dev" (t
 # Stand-alone (Colab): install asdlib when missing; with no study given, run a small one (a few minutes).
 import importlib.util, os, subprocess, sys  # noqa: E401
 
-if importlib.util.find_spec("asdlib") is None:  # install from this notebook's checkout, or clone $ASDLIB_GIT
+ASDLIB_GIT = os.environ.get("ASDLIB_GIT", "https://github.com/OWNER/asdlib")  # pyproject.toml's Repository
+if importlib.util.find_spec("asdlib") is None:  # install this notebook's checkout, or a clone of ASDLIB_GIT here
     import pathlib
-    here = next((p for p in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (p / "asdlib/__init__.py").is_file()), None)
-    if here is None and os.environ.get("ASDLIB_GIT"):
-        here = pathlib.Path("asdlib-src")
-        subprocess.run(["git", "clone", "-q", os.environ["ASDLIB_GIT"], str(here)], check=True)
-    if here is None:
-        raise RuntimeError("asdlib is not installed: run this notebook inside a clone of the asdlib repository, or "
-                           "set ASDLIB_GIT to the git URL of one (no package on PyPI is ours).")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)
+    here = next((p for p in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (p / "asdlib/__init__.py").is_file()),
+                pathlib.Path("asdlib-src").resolve())
+    if not here.exists():  # a rerun reuses the clone
+        subprocess.run(["git", "clone", "-q", ASDLIB_GIT, str(here)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(here)], check=True)  # a path, not a name
     importlib.invalidate_caches()
 from asdlib.study.runs import ensure_study  # noqa: E402
 
