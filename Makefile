@@ -61,7 +61,7 @@ RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_
       OMP_WAIT_POLICY=PASSIVE
 , := ,
 
-.PHONY: test test-cluster book book-html study pipeline bench clean distclean env
+.PHONY: test test-cluster book book-html study pipeline bench clean distclean env ipynb repository-url
 env: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -189,6 +189,14 @@ test-cluster: $(STAMP) $(MATHJAX)
 bench: $(STAMP)
 	$(RUN) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) \
 	  --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),$(if $(filter cuda,$(DEVICE)),paper,quick))
+
+# The notebooks' paired .ipynb copies (notebooks/ipynb/, what Colab opens), rewritten from the .py sources.
+ipynb: $(STAMP)
+	$(PY) scripts/write-ipynb.py
+
+# Publishing the repository: make repository-url URL=https://github.com/ORG/REPO rewrites every copy of its URL.
+repository-url: $(STAMP)
+	$(PY) scripts/set-repository-url.py $(URL)
 
 clean:
 	rm -rf $(BUILD)/book $(BUILD)/_build
