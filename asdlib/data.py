@@ -28,7 +28,7 @@ from asdlib.names import (DEV_SECTIONS, EVAL_SECTIONS, MACHINES, ClipNameError, 
 
 __all__ = ["SAMPLE_RATE", "DATASETS", "COLUMNS", "DOMAIN_SHIFT_KEY", "AudioError", "domain_shift_key",
            "domain_shift_prior", "index_dataset", "REAL_COUNTS", "count_table", "find_problems",
-           "AttributeVocab", "load_clip", "audio_problems", "report_problems", "register"]
+           "AttributeVocab", "load_clip", "audio_problems", "report_problems"]
 
 SAMPLE_RATE = 16_000
 DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
@@ -404,37 +404,3 @@ def report_problems(problems: list[str], what: str, show: int = 20) -> str:
     """One message for many problems: how many, then the first ``show`` of them, one per line."""
     more = f"\n  ... and {len(problems) - show} more" if len(problems) > show else ""
     return f"{len(problems)} {what}:\n  " + "\n  ".join(problems[:show]) + more
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    p = subparsers.add_parser("index", help="count the clips of a DCASE 2022 root and list what looks wrong")
-    p.add_argument("root", type=Path)
-    p.add_argument("--truth", type=Path, default=None,
-                   help="the evaluator's folder (ground_truth_data/, ground_truth_domain/) for eval test clips")
-    p.add_argument("--check-audio", action="store_true",
-                   help="also read every clip: sample rate, channels, length, readability, truncation, "
-                        "NaN/inf samples (every problem is listed, not the first only)")
-    p.set_defaults(func=_cli_index)
-
-
-def _cli_index(args) -> int:
-    index = index_dataset(args.root, truth=args.truth)
-    table = count_table(index)
-    wide = table.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"],
-                             values="clips", fill_value=0, aggfunc="sum")
-    wide.columns = ["/".join(c) for c in wide.columns]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
-        print(wide.to_string())
-    print(f"\n{len(index)} clips, {index['machine'].nunique()} machine(s)")
-    audio = audio_problems(index["path"], progress=True) if args.check_audio else []
-    problems = find_problems(index) + audio
-    if problems:
-        print("\nWhat looks wrong:")
-        for line in problems:
-            print(f"  - {line}")
-    if args.check_audio:
-        print(f"\naudio: {len(index) - len(audio)} of {len(index)} clips read cleanly")
-    return 1 if audio else 0

@@ -15,15 +15,12 @@ enter the score and are ignored. No torch.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from asdlib.atomic import write_atomic
 from asdlib.metrics import METRICS, official_score, read_score_csv, section_metrics, table2_summary
 from asdlib.names import DEV_SECTIONS, EVAL_SECTIONS, MACHINES, parse_clip_name
 
@@ -250,37 +247,3 @@ def format_report(results: pd.DataFrame) -> str:
         lines.append(f"score of {', '.join(sorted(set(results['machine'])))} (harmonic mean of {n_values} values): "
                      f"{summary.loc['all', 'hmean']:.6f}; not the official score, which needs all seven machines")
     return "\n".join(lines)
-
-
-def _run(args: argparse.Namespace) -> int:
-    results = evaluate_dir(args.scores_dir, args.truth, args.machines)
-    if args.out:
-        try:
-            write_atomic(args.out, results.to_csv(index=False))
-        except OSError as err:
-            raise ValueError(f"--out {args.out}: cannot be written ({err.strerror or err})") from None
-    if args.json:
-        print(json.dumps(summary_json(results)))
-    else:
-        print(format_report(results))
-    return 0
-
-
-def register(subparsers) -> None:
-    """Add ``asdlib evaluate SCORES_DIR [--truth EVALUATOR_DIR] [--json] [--out CSV]``."""
-    parser = subparsers.add_parser(
-        "evaluate", help="official DCASE 2022 Task 2 metrics of a folder of anomaly score files",
-        description=__doc__.splitlines()[0])
-    parser.add_argument("scores_dir", metavar="SCORES_DIR",
-                        help="folder of anomaly_score_<machine>_section_<SS>_test.csv files")
-    parser.add_argument("--truth", metavar="EVALUATOR_DIR", default=None,
-                        help="folder holding ground_truth_data/ and ground_truth_domain/ "
-                             "(needed for anonymised eval names)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object {official_score (or score, for a subset), machines, "
-                             "sections} and nothing else")
-    parser.add_argument("--out", metavar="CSV", default=None, help="also write the per-section table here")
-    parser.add_argument("--machines", nargs="+", metavar="MACHINE", default=None,
-                        help="score these machines only (the result is then not the official score, "
-                             "which needs all seven)")
-    parser.set_defaults(func=_run)

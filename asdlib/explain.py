@@ -119,8 +119,12 @@ def describe(row: pd.Series) -> str:
              "attribute": f"it is unusual in {spaces['attribute']} only: more like a change of operating or "
                           "recording conditions than a fault",
              "both": "it is unusual in both spaces", "neither": "neither space finds it unusual"}[row["carrier"]]
-    lines = [f"{row['name']} ({row['section']}, {row['domain'] or 'domain unknown'}, "
-             f"{row['label'] or 'label unknown'}): {where}.",
+    if pd.isna(row["domain"]) or pd.isna(row["label"]):  # an anonymised eval clip, scored without the truth
+        known = (f"section {row['section']}; domain and label unknown: only the evaluator's files hold them "
+                 "(score the run with --truth EVALUATOR_DIR)")
+    else:
+        known = f"section {row['section']}, {row['domain']}, {row['label']}"
+    lines = [f"{row['name']} ({known}): {where}.",
              f"  section space  : distance {row['d_section']:.3g}, {row['z_section']:+.1f} sd from the section's "
              f"training clips; nearest normal clip {row['nearest_section']}",
              f"  attribute space: distance {row['d_attribute']:.3g}, {row['z_attribute']:+.1f} sd; nearest normal "
@@ -182,26 +186,3 @@ def card(run_dir: str | Path, name: str, table: pd.DataFrame, out: str | Path):
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return Path(out)
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    p = subparsers.add_parser("explain", help="explain one test clip's anomaly score with a disent run's two spaces")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--clip", required=True, help="the clip's file name, e.g. section_00_0003.wav")
-    p.add_argument("--checkpoint", choices=("last", "best_dev"), default="last")
-    p.add_argument("--out", type=Path, default=None, help="also write the explanation card as a PNG here")
-    p.set_defaults(func=_cli_explain)
-
-
-def _cli_explain(args) -> int:
-    table = clip_table(args.run_dir, args.checkpoint)
-    if args.clip not in set(table["name"]):
-        raise ValueError(f"{args.run_dir}: no clip named {args.clip!r} (its test clips are e.g. "
-                         f"{', '.join(table.loc[table['split'] == 'test', 'name'].head(3))})")
-    print(describe(table.set_index("name", drop=False).loc[args.clip]))
-    if args.out:
-        print(f"card: {card(args.run_dir, args.clip, table, args.out)}")
-    return 0

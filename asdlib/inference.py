@@ -135,6 +135,11 @@ def scored_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "scored"
 
 
+def results_path(run_dir: str | Path, rule: str, mode: str) -> Path:
+    """The folder of a run's official files and ``summary.json`` for one checkpoint rule and inference mode."""
+    return Path(run_dir) / "results" / rule / mode.replace(":", "-")
+
+
 def embeddings_path(run_dir: str | Path, epoch: int | str) -> Path:
     """Where the pooled embeddings of every clip at ``epoch`` (a checkpoint, or an averaged model's
     rule name such as ``average2``) are saved (``scored/clips.csv`` order)."""
@@ -298,7 +303,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             if rule in averaged_epochs:
                 selection.update(averaged=averaged_epochs[rule], batch_norm="recomputed on one random chunk of "
                                  "every training clip (torch.optim.swa_utils.update_bn)")
-            with staged_folder(run_dir / "results" / rule / mode.replace(":", "-")) as folder:
+            with staged_folder(results_path(run_dir, rule, mode)) as folder:
                 _write_official_files(folder, machine, test, scores, thresholds)
                 train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
                 write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
@@ -363,32 +368,3 @@ def _save_npz(path: Path, arrays: dict) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    p = subparsers.add_parser("score", help="score a trained run: official CSV files, summary, embeddings")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("--data", type=Path, default=None, help="DCASE 2022 root (default: the run's)")
-    p.add_argument("--truth", type=Path, default=None, help="evaluator folder for eval test labels")
-    p.add_argument("--checkpoint", nargs="+", default=["last"], dest="rules", metavar="RULE",
-                   help="checkpoint rule(s): 'last' (no test labels), 'best_dev' (the paper's rule), "
-                        "'average<K>' (the weights of the last K checkpoints averaged, batch norm recomputed)")
-    p.add_argument("--backend", choices=("nn", "knn", "gmm", "mahalanobis"), default="nn")
-    p.add_argument("--weights", type=float, nargs=2, default=(0.5, 0.5), metavar=("W_S", "W_A"),
-                   help="Eq. 5 weights of the 'wt' mode")
-    p.add_argument("--device", default=None)
-    p.set_defaults(func=_cli_score)
-
-
-def _cli_score(args) -> int:
-    summaries = score_run(args.run_dir, data_root=args.data, truth_dir=args.truth, rules=args.rules,
-                          backend=args.backend, wt_weights=tuple(args.weights), device=args.device)
-    for rule, modes in summaries.items():
-        for mode, s in modes.items():
-            dev = f"dev hmean {s['dev']['hmean']:.4f}" if s["dev"] else "dev: no labels"
-            ev = f"eval hmean {s['eval']['hmean']:.4f}" if s["eval"] else "eval: no labels"
-            print(f"{s['system']} {rule:>8} {mode:>12}  epoch {s['checkpoint']['epoch']:>4}  {dev}  {ev}")
-    return 0

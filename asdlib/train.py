@@ -378,6 +378,30 @@ def start_from_pretrained(model, run_dir: str | Path, device) -> list[str]:
     return shared
 
 
+def refuse_single_class_tasks(system: str, machine: str, index: pd.DataFrame) -> None:
+    """Refuse a surrogate task of ``system`` with one class in the training clips of ``machine`` (of every
+    machine for ``all``): its loss is 0 from the first step and nothing is learnt, as on a data set of one
+    section per machine (the DCASE 2023-2025 layout). Checked on the index, before any feature is computed."""
+    from asdlib.systems import EMBEDDING_SYSTEMS
+
+    present = sorted(set(index.loc[index["split"] == "train", "machine"]))
+    vocabs = {m: AttributeVocab.from_index(index, m) for m in present if machine in (m, ALL_MACHINES)}
+    sections = [(m, s) for m, vocab in vocabs.items() for s in vocab.sections]
+    if system in EMBEDDING_SYSTEMS + ("mn",) and len(sections) == 1:  # the systems that classify sections
+        (m, section), = sections
+        if machine == ALL_MACHINES:
+            raise ValueError(f"all: the section task has one class ({m} section {section}): nothing to learn; "
+                             "the data set holds one section of one machine")
+        raise ValueError(f"{machine}: the section task has one class (section {section}): nothing to learn; "
+                         "train on several machines with --machine all")
+    if system in ("mtl", "disent", "disent_split"):  # the systems that classify attributes, one task per key
+        for m, vocab in vocabs.items():
+            for key, values in vocab.values.items():
+                if len(values) == 1:
+                    raise ValueError(f"{m}: the attribute task {key} has one class ({key}={values[0]}): nothing "
+                                     "to learn; choose a system without attribute tasks (sec_softmax, sec_arcface)")
+
+
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the message names the run, epoch, batch and any bad input clips."""
 
@@ -401,6 +425,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
         index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
+    refuse_single_class_tasks(config.system, config.machine, index)
     if machines is None:
         present = [m for m in MACHINES if (index["machine"] == m).any()]
         data = TrainingSet.merge({m: TrainingSet.build(index, m, config.scale, cache_dir=cache_dir, progress=progress)
@@ -565,27 +590,6 @@ def _float32(outputs: dict) -> dict:
             for k, v in outputs.items()}
 
 
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train one system on one machine (resumes an interrupted run)")
-    p.add_argument("--data", required=True, type=Path, help="DCASE 2022 root (dev_data/, eval_data/)")
-    p.add_argument("--machine", required=True, help="a machine, or 'all' to pre-train on every machine")
-    p.add_argument("--system", required=True, choices=ALL_SYSTEMS,
-                   help="the paper's MobileFaceNet systems, or ae, mn (the DCASE baselines), anp")
-    p.add_argument("--scale", default="quick")
-    p.add_argument("--out", required=True, type=Path, help="run folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truth", type=Path, default=None, help="evaluator folder (not needed for training)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scale setting, e.g. --set train.epochs=10")
-    p.add_argument("--init", type=Path, default=None,
-                   help="a pre-trained run (--machine all) whose trunk and embedding layer this run starts from")
-    p.add_argument("--device", default=None)
-    p.set_defaults(func=_cli_train)
-
-
 def parse_overrides(items: list[str], scale: Scale) -> Scale:
     """``["train.epochs=10"]`` -> a scale with that setting (values cast to the field's type); an
     unknown key or a value of the wrong type is refused naming the key (ranges: :meth:`Scale.validate`)."""
@@ -604,11 +608,3 @@ def parse_overrides(items: list[str], scale: Scale) -> Scale:
             raise ValueError(f"{key} = {raw!r}: must be {'an integer' if kind is int else 'a number'}") from None
         out = out.replace(**{key: value})
     return out
-
-
-def _cli_train(args) -> int:
-    config = RunConfig.create(args.system, args.machine, args.data, args.scale, seed=args.seed,
-                              truth_dir=args.truth, overrides=args.overrides, init=args.init)
-    last = train(config, args.out, device=args.device)
-    print(f"trained {args.system} on {args.machine}: {last}")
-    return 0

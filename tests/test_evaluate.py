@@ -1,5 +1,4 @@
 """``asdlib evaluate``: evaluate_dir against an independent re-derivation of the official evaluator."""
-import argparse
 import csv
 import json
 import re
@@ -13,7 +12,8 @@ import pytest
 import scipy.stats
 from sklearn.metrics import roc_auc_score
 
-from asdlib.evaluate import evaluate_dir, register, summary_json
+from asdlib.cli import main as cli
+from asdlib.evaluate import evaluate_dir, summary_json
 from asdlib.metrics import write_anomaly_scores, write_decision_results
 from asdlib.names import format_clip_name, format_eval_test_name
 
@@ -97,13 +97,6 @@ def _evaluate(scores_dir, truth_dir=None):
     return evaluate_dir(scores_dir, truth_dir, machines=machines)
 
 
-def _run_cli(argv):
-    parser = argparse.ArgumentParser(prog="asdlib")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 @pytest.mark.parametrize("style", ["eval", "dev"])
 def test_evaluate_dir_matches_official_procedure(tmp_path, style):
     scores_dir, truth_dir = _make_set(tmp_path, style)
@@ -128,7 +121,7 @@ def test_dev_names_with_truth_dir_agree(tmp_path):
 def test_cli_json_and_out(tmp_path, capsys):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=2)
     out_csv = tmp_path / "tables" / "sections.csv"
-    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--json", "--out", str(out_csv),
+    assert cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--json", "--out", str(out_csv),
                      "--machines", *EVAL_MACHINES]) == 0
     summary = json.loads(capsys.readouterr().out)  # stdout holds exactly one JSON object
     expected, expected_score = _reference(scores_dir, truth_dir)
@@ -146,7 +139,7 @@ def test_cli_json_and_out(tmp_path, capsys):
 
 def test_cli_text_report(tmp_path, capsys):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=3)
-    assert _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES]) == 0
+    assert cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES]) == 0
     text = capsys.readouterr().out
     _, expected_score = _reference(scores_dir, truth_dir)
     assert (f"score of ToyCar, fan, valve (harmonic mean of 27 values): {expected_score:.6f}; "
@@ -193,13 +186,13 @@ def test_byte_order_mark_and_trailing_blank_line_are_read(tmp_path):
     pd.testing.assert_frame_equal(_evaluate(scores_dir, truth_dir), before)
 
 
-def test_unwritable_out_is_named(tmp_path):
+def test_unwritable_out_is_named(tmp_path, capsys):
     scores_dir, truth_dir = _make_set(tmp_path, "eval", seed=6)
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ValueError, match=re.escape(f"--out {blocker / 'table.csv'}: cannot be written")):
-        _run_cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES,
-                  "--out", str(blocker / "table.csv")])
+    assert cli(["evaluate", str(scores_dir), "--truth", str(truth_dir), "--machines", *EVAL_MACHINES,
+                "--out", str(blocker / "table.csv")]) == 2
+    assert f"asdlib evaluate: error: --out {blocker / 'table.csv'}: cannot be written" in capsys.readouterr().err
 
 
 def test_error_no_score_files(tmp_path):

@@ -13,13 +13,12 @@ clip carries nuisance (speed and gain jitter of 1-2 %, harmonic amplitude jitter
 without which speed-type anomalies are trivially detected.
 
 ``generate(out, size, seed, machines, strength)`` writes the real layout, names, attribute files and
-evaluator-style ground truth; ``register`` adds the ``asdlib synth`` command. Modules:
+evaluator-style ground truth (the ``asdlib synth`` command, :mod:`asdlib.cli`). Modules:
 ``attributes`` (attribute design per machine/section), ``sources`` (machine sound models),
 ``noise`` and ``channel`` (background and transfer functions), ``anomalies`` (fault types and the
 difficulty table), ``clip`` (one clip's audio), ``writer`` (layout, names, CSV files), ``signals``
-(vectorised primitives), ``seeds`` (named random streams), ``command`` (the CLI).
+(vectorised primitives), ``seeds`` (named random streams).
 """
-from asdlib.synth.command import register
 from asdlib.synth.writer import generate
 
-__all__ = ["generate", "register"]
+__all__ = ["generate"]
