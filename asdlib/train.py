@@ -41,6 +41,7 @@ from asdlib.scales import Scale, get_scale
 from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
+MAX_SEED = 2**32 - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,6 +73,8 @@ class RunConfig:
         if machine not in MACHINES and machine != ALL_MACHINES:
             raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)} or "
                              f"{ALL_MACHINES!r} (pre-training on every machine)")
+        if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"--seed {seed!r}: must be an integer from 0 to {MAX_SEED}")
         if init and not (Path(init) / "config.json").is_file():
             raise ValueError(f"--init {init}: not a run folder (no config.json)")
         resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
@@ -216,9 +219,22 @@ class TrainingSet:
 # The loop
 # --------------------------------------------------------------------------------------------
 def pick_device(device: str | None = None) -> str:
+    """``device`` checked (``cpu``, ``cuda`` or ``cuda:N``, present in this torch), or by default
+    ``cuda`` where there is one, else ``cpu``."""
     import torch
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device)
+    except RuntimeError:
+        kind = None
+    if kind is None or kind.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: not a device; choose cpu, cuda or cuda:N")
+    if kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this torch ({torch.__version__}) sees "
+                         f"{torch.cuda.device_count()} CUDA device(s); choose cpu")
+    return device
 
 
 def batch_to_device(x: np.ndarray, labels: dict[str, np.ndarray], device: str):
@@ -398,6 +414,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     run_dir = Path(run_dir)
     settings = config.scale.train
     config.scale.validate()
+    device = pick_device(device)
     machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
         index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
@@ -407,15 +424,15 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
                                   for m in present})
     else:
         data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
-    device = pick_device(device)
     torch.manual_seed(config.seed)
     model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
                           attribute_classes=data.vocab.attribute_classes,
                           shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames, width=config.scale.model.width)
     identity = run_identity(config, data.vocab, model.describe())
-    if config.init:
+    if config.init:  # refused here, before the run folder is written, if its network does not fit
         identity["init"] = pretrained_identity(config.init)
+        start_from_pretrained(model, config.init, "cpu")  # a resumed run's checkpoint then replaces it
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):
             clean_stale(folder)
@@ -433,8 +450,6 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
     done = list_checkpoints(run_dir)
     first_epoch = 1
     log_rows: list[dict] = []
-    if config.init and not done:
-        start_from_pretrained(model, config.init, device)
     if done:
         state = load_checkpoint(run_dir, done[-1], device, identity)
         model.load_state_dict(state["model"])

@@ -90,6 +90,25 @@ def test_a_planted_checkpoint_is_refused_and_runs_nothing(run, root, cache, tmp_
     assert not marker.exists()
 
 
+# --- 4. every argument is checked before the run folder is written ----------------------------
+@pytest.mark.parametrize("arguments, message", [
+    (["--init", "RUN", "--set", "model.width=0.5"], r"--init .*run: its network does not fit this run's \(trunk\."),
+    (["--seed", "-1"], r"--seed -1: must be an integer from 0 to 4294967295$"),
+    (["--device", "cuda"], r"--device cuda: this torch \(.*\) sees 0 CUDA device\(s\); choose cpu$"),
+    (["--device", "bogus"], r"--device 'bogus': not a device; choose cpu, cuda or cuda:N$"),
+])
+def test_train_arguments_are_refused_before_the_run_folder_is_written(run, root, cache, tmp_path, capsys,
+                                                                      monkeypatch, arguments, message):
+    monkeypatch.setenv("ASDLIB_CACHE", str(cache))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # a CPU build of torch, on any machine
+    out = tmp_path / "fine"
+    argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(out), "--set", "train.epochs=1", *[str(run) if a == "RUN" else a for a in arguments]]
+    assert cli(argv) == 2
+    assert re.search(message, last_error_line(capsys, "train"))
+    assert not out.exists()  # so the corrected command is not refused as "another configuration"
+
+
 # --- 6. staging folders are never read as results, and the next scoring removes them --------
 def test_a_killed_scorings_staging_folder_is_not_read_as_a_result(run, cache, tmp_path):
     study = tmp_path / "study"
