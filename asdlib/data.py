@@ -377,17 +377,24 @@ def _wav_promised_frames(path) -> int | None:
     return None
 
 
-def audio_problems(paths, min_samples: int = 1, progress: bool = False) -> list[str]:
-    """Every problem :func:`load_clip` finds in ``paths``, one message per bad clip (all of them, not
+def audio_problems(index: pd.DataFrame, progress: bool = False) -> list[str]:
+    """Every problem :func:`load_clip` finds in the clips of ``index`` (rows of :func:`index_dataset`), and
+    every clip shorter than its machine's own clip length (the median of that machine's clips: 10 s for
+    each DCASE 2022 machine; later years vary it by machine), one message per bad clip (all of them, not
     the first only); an empty list when every clip is fine."""
     from tqdm.auto import tqdm
 
-    problems = []
-    for path in tqdm(list(paths), desc="checking audio", unit="clip", disable=not progress):
+    problems, lengths = [], {}
+    for path, machine in tqdm(list(zip(index["path"], index["machine"])), desc="checking audio", unit="clip",
+                              disable=not progress):
         try:
-            load_clip(path, min_samples)
+            lengths.setdefault(machine, {})[path] = len(load_clip(path, min_samples=0))
         except AudioError as err:
             problems.append(str(err))
+    for machine, of_machine in lengths.items():
+        typical = int(np.median(list(of_machine.values())))
+        problems += [f"{path}: {n} samples ({n / SAMPLE_RATE:.3f} s), shorter than {machine}'s clips "
+                     f"({typical} samples, {typical / SAMPLE_RATE:.3f} s)" for path, n in of_machine.items() if n < typical]
     return problems
 
 
@@ -420,7 +427,7 @@ def _cli_index(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(wide.to_string())
     print(f"\n{len(index)} clips, {index['machine'].nunique()} machine(s)")
-    audio = audio_problems(index["path"], progress=True) if args.check_audio else []
+    audio = audio_problems(index, progress=True) if args.check_audio else []
     problems = find_problems(index) + audio
     if problems:
         print("\nWhat looks wrong:")

@@ -44,8 +44,9 @@ def n_frames(n_samples: int, spec: FeatureSpec) -> int:
 
 
 def min_samples(spec: FeatureSpec, chunk_frames: int = 32) -> int:
-    """Fewest samples that give one full chunk of ``chunk_frames`` frames."""
-    return (chunk_frames - 1) * spec.hop
+    """Fewest samples that give one full chunk of ``chunk_frames`` frames, and at least the half window
+    plus one that the STFT's reflect padding (``center=True``) needs."""
+    return max((chunk_frames - 1) * spec.hop, spec.n_fft // 2 + 1)
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = 16_000) -> np.ndarray:

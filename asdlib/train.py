@@ -159,10 +159,12 @@ class TrainingSet:
         clips = index[(index["machine"] == machine) & (index["split"] == "train")].reset_index(drop=True)
         vocab = AttributeVocab.from_index(index, machine)
         features = load_features(clips, scale.features, cache_dir=cache_dir, chunk_frames=1, progress=progress)
-        shortest = int(features.lengths.argmin())
-        if features.lengths[shortest] < scale.train.chunk_frames:
-            raise ValueError(f"train.chunk_frames = {scale.train.chunk_frames}: must be at most the frames of "
-                             f"the shortest clip ({features.lengths[shortest]}, {clips['path'][shortest]})")
+        short = np.flatnonzero(features.lengths < scale.train.chunk_frames)
+        if len(short):
+            named = ", ".join(f"{clips['path'][i]} ({features.lengths[i]})" for i in short[:5])
+            raise ValueError(f"train.chunk_frames = {scale.train.chunk_frames}: must be at most the frames of the "
+                             f"shortest clip; {len(short)} training clip(s) hold fewer: {named}"
+                             f"{' and more' if len(short) > 5 else ''}; remove them or lower train.chunk_frames")
         section = np.array([vocab.encode_section(s) for s in clips["section"]], dtype=np.int64)
         attributes = np.array([vocab.encode_attributes(a) for a in clips["attributes"]],
                               dtype=np.int64).reshape(len(clips), len(vocab.keys))

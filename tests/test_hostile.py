@@ -17,6 +17,7 @@ from asdlib.scales import get_scale
 from asdlib.study.runs import summaries
 from asdlib.synth import generate
 from asdlib.train import RunConfig, train
+from conftest import write_wav
 
 SMOKE = get_scale("smoke")
 
@@ -107,6 +108,39 @@ def test_train_arguments_are_refused_before_the_run_folder_is_written(run, root,
     assert cli(argv) == 2
     assert re.search(message, last_error_line(capsys, "train"))
     assert not out.exists()  # so the corrected command is not refused as "another configuration"
+
+
+# --- 3. clips too short for the window or the chunk are named --------------------------------
+@pytest.fixture
+def short_root(root, tmp_path):
+    """A copy of the data set whose first three fan training clips hold 0, 30 and 1,000 samples."""
+    copy = tmp_path / "short"
+    shutil.copytree(root / "dev_data", copy / "dev_data")
+    clips = sorted((copy / "dev_data" / "fan" / "train").glob("*.wav"))[:3]
+    for path, n in zip(clips, (0, 30, 1000)):
+        write_wav(path, seconds=n / 16_000)
+    return copy, clips
+
+
+def test_training_names_every_clip_too_short_for_the_window_or_the_chunk(short_root, tmp_path, capsys):
+    copy, (empty, tiny, short) = short_root
+    argv = ["train", "--data", str(copy), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(tmp_path / "run"), "--set", "train.epochs=1"]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{empty}: 0 samples" in err and f"{tiny}: 30 samples" in err
+    empty.unlink(), tiny.unlink()  # the 1,000 samples fill the window, not a chunk of 32 frames
+    assert cli(argv) == 2
+    assert f"1 training clip(s) hold fewer: {short} (16)" in last_error_line(capsys, "train")
+
+
+def test_index_check_audio_lists_clips_shorter_than_their_machines(short_root, capsys):
+    copy, clips = short_root
+    assert cli(["index", str(copy), "--check-audio"]) == 1
+    out = capsys.readouterr().out
+    for path, n in zip(clips, (0, 30, 1000)):
+        assert f"{path}: {n} samples" in out
+    assert "shorter than fan's clips (32000 samples, 2.000 s)" in out
 
 
 # --- 6. staging folders are never read as results, and the next scoring removes them --------
