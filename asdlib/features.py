@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asdlib.atomic import check_space, naming
 from asdlib.data import AudioError, load_clip, report_problems
 from asdlib.scales import FeatureSpec
 
@@ -208,42 +209,47 @@ def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int,
             frames = 0  # load_clip below reports it properly
         lengths.append(n_frames(frames, spec))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    shape = (int(sum(lengths)), spec.n_bins)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    check_space(folder.parent, shape[0] * shape[1] * np.dtype(np.float16).itemsize,
+                "the feature cache", "free some, or set ASDLIB_CACHE to another folder")
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.tmp-{os.getpid()}-", dir=folder.parent))
     try:
-        out = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.float16,
-                                        shape=(int(sum(lengths)), spec.n_bins))
-        bar = tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
-                   disable=not progress)
+        # written in clip order through a plain file, not a memory map: a full disk is then an OSError
+        # (ENOSPC), not a SIGBUS that kills the process without a word
         problems = []
-        for start in range(0, len(paths), batch_size):
-            batch = {}
-            for i in range(start, min(start + batch_size, len(paths))):
-                try:
-                    batch[i] = load_clip(paths[i], min_samples=need)
-                except AudioError as err:  # keep going: report every bad clip at once
-                    problems.append(str(err))
-            waves = list(batch.values())
-            if len({len(w) for w in waves}) == 1:  # one batched STFT for equal-length clips (the usual case)
-                specs = list(log_spectrogram(torch.from_numpy(np.stack(waves)), spec))
-            else:
-                specs = [log_spectrogram(torch.from_numpy(w), spec) for w in waves]
-            for i, s in zip(batch, specs):
-                if s.shape[0] != lengths[i]:
-                    raise RuntimeError(f"{paths[i]}: changed while features were computed")
-                out[offsets[i]:offsets[i] + lengths[i]] = s.numpy().astype(np.float16)
-            bar.update(min(batch_size, len(paths) - start))
-        bar.close()
+        with (open(tmp / "frames.npy", "wb") as handle,
+              tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
+                   disable=not progress) as bar):  # closed on an error too, which then has a line of its own
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                          "fortran_order": False, "shape": shape})
+            for start in range(0, len(paths), batch_size):
+                batch = {}
+                for i in range(start, min(start + batch_size, len(paths))):
+                    try:
+                        batch[i] = load_clip(paths[i], min_samples=need)
+                    except AudioError as err:  # keep going: report every bad clip at once (nothing is kept)
+                        problems.append(str(err))
+                waves = list(batch.values())
+                if len({len(w) for w in waves}) == 1:  # one batched STFT for equal-length clips (the usual case)
+                    specs = list(log_spectrogram(torch.from_numpy(np.stack(waves)), spec))
+                else:
+                    specs = [log_spectrogram(torch.from_numpy(w), spec) for w in waves]
+                for i, s in zip(batch, specs):
+                    if s.shape[0] != lengths[i]:
+                        raise RuntimeError(f"{paths[i]}: changed while features were computed")
+                    handle.write(s.numpy().astype(np.float16).tobytes())
+                bar.update(min(batch_size, len(paths) - start))
         if problems:
             raise AudioError(report_problems(problems, "clips cannot be used"))
-        out.flush()
-        del out
         meta = {"spec": spec.key(), "paths": paths, "offsets": offsets.tolist(), "lengths": lengths}
         (tmp / "clips.json").write_text(json.dumps(meta))
         if folder.exists():  # a concurrent build finished first: keep theirs
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, folder)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise naming(err, folder.parent) from None
         raise

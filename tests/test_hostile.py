@@ -2,15 +2,20 @@
 wrongly without a word, no argument is refused only after the slow work."""
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import re
 import shutil
+from types import SimpleNamespace
 
 import pytest
+import soundfile
 import torch
 
-from asdlib import inference
+from asdlib import features, inference
+from asdlib.atomic import write_atomic
 from asdlib.cli import main as cli
 from asdlib.inference import score_run
 from asdlib.scales import get_scale
@@ -108,6 +113,62 @@ def test_train_arguments_are_refused_before_the_run_folder_is_written(run, root,
     assert cli(argv) == 2
     assert re.search(message, last_error_line(capsys, "train"))
     assert not out.exists()  # so the corrected command is not refused as "another configuration"
+
+
+# --- 2. a full disk is one line naming the folder ---------------------------------------------
+class FullDisk(io.FileIO):
+    """A file on a full disk: every write fails with ENOSPC, naming no file (as the system's does)."""
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_too_little_space_for_the_feature_cache_is_refused_naming_it(root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ASDLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: SimpleNamespace(free=300_000))
+    argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(tmp_path / "run"), "--set", "train.epochs=1"]
+    assert cli(argv) == 2
+    line = last_error_line(capsys, "train")
+    assert re.search(rf"{tmp_path / 'cache'}/stft_\S+: no space for the feature cache \(5.5 MB needed, 0.3 MB free\)", line)
+    assert not any((tmp_path / "cache").rglob("*.npy"))
+
+
+def test_a_disk_filling_while_the_cache_is_written_is_an_error_naming_it(root, tmp_path, capsys, monkeypatch):
+    """The cache is written through a file, not a memory map (where a full disk is a SIGBUS: no message)."""
+    monkeypatch.setenv("ASDLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(features, "open", lambda path, mode: FullDisk(path, mode), raising=False)
+    argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(tmp_path / "run"), "--set", "train.epochs=1"]
+    assert cli(argv) == 2
+    assert re.search(rf"\[Errno 28\] No space left on device: '{tmp_path / 'cache'}/stft_\S+'$",
+                     last_error_line(capsys, "train"))
+    assert not any((tmp_path / "cache").rglob("*.npy"))
+
+
+def test_a_full_disk_under_write_atomic_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(fd, mode))
+    with pytest.raises(OSError, match=rf"No space left on device: '{tmp_path / 'summary.json'}'$"):
+        write_atomic(tmp_path / "summary.json", "{}")
+    assert not list(tmp_path.iterdir())
+
+
+def test_synth_on_a_full_disk_names_the_folder_or_the_clip(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "data"
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: SimpleNamespace(free=200_000))
+    assert cli(["synth", str(out), "--scale", "smoke", "--machines", "fan", "--workers", "1"]) == 2
+    assert last_error_line(capsys, "synth") == (f"asdlib synth: error: [Errno 28] {tmp_path}: no space for the data "
+                                                "set's clips (11.5 MB needed, 0.2 MB free); free some")
+    monkeypatch.setattr(shutil, "disk_usage", real)
+
+    def full(path, *args, **kwargs):
+        raise soundfile.LibsndfileError(2)  # what libsndfile raises for a full disk ("System error")
+    monkeypatch.setattr(soundfile, "write", full)
+    assert cli(["synth", str(out), "--scale", "smoke", "--machines", "fan", "--workers", "1"]) == 2
+    assert re.search(r"\.partial/dev_data/fan/train/section_00_\S+\.wav: cannot be written \(.*\); is the disk full\?$",
+                     last_error_line(capsys, "synth"))
+    assert not list(tmp_path.iterdir())
 
 
 # --- 3. clips too short for the window or the chunk are named --------------------------------
