@@ -204,6 +204,30 @@ def test_index_check_audio_lists_clips_shorter_than_their_machines(short_root, c
     assert "shorter than fan's clips (32000 samples, 2.000 s)" in out
 
 
+# --- 10. every setting has an upper bound too --------------------------------------------------
+@pytest.mark.parametrize("setting, message", [
+    ("model.width=inf", "model.width = inf: must be a number >= 0.125 and <= 4 (paper: 1)"),
+    ("model.width=1e9", "model.width = 1000000000.0: must be a number >= 0.125 and <= 4 (paper: 1)"),
+    ("features.n_fft=70000", "features.n_fft = 70000: must be an integer >= 4 and <= 16384 (paper: 2048)"),
+    ("features.n_mels=100000", "features.n_mels = 100000: must be an integer >= 0 and <= 512"),
+    ("train.lr=inf", "train.lr = inf: must be a number > 0 and <= 1 (paper: 1e-4)"),
+    ("train.lr=nan", "train.lr = nan: must be a number > 0 and <= 1"),
+])
+def test_settings_beyond_their_upper_bound_are_one_line_errors(root, tmp_path, capsys, setting, message):
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(out), "--set", setting]
+    assert cli(argv) == 2
+    assert last_error_line(capsys, "train").startswith(f"asdlib train: error: {message}")
+    assert not out.exists()
+
+
+def test_every_scale_lies_within_the_bounds():
+    from asdlib.scales import SCALES
+    for scale in SCALES.values():
+        scale.validate()
+
+
 # --- 6. staging folders are never read as results, and the next scoring removes them --------
 def test_a_killed_scorings_staging_folder_is_not_read_as_a_result(run, cache, tmp_path):
     study = tmp_path / "study"
