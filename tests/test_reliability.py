@@ -115,11 +115,20 @@ def test_a_dev_only_rescore_leaves_no_old_eval_files(trained, root, tmp_path, ca
 
 
 # --- 2. a diverged training stops, naming where ------------------------------------------------
-def test_a_diverged_training_stops_at_the_first_non_finite_loss(root, cache, tmp_path):
-    run = tmp_path / "run"
-    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch \d+, batch \d+: the loss is not finite"):
-        train(config(root, **{"train__lr": 1e6, "train__epochs": 6}), run, cache_dir=cache, progress=False)
+def test_a_diverged_training_stops_at_the_first_non_finite_loss(root, cache, tmp_path, monkeypatch):
     import torch
+
+    from asdlib import train as training
+
+    run, batches, outputs_of = tmp_path / "run", iter(range(10**6)), training._float32
+
+    def diverging(outputs):  # from the 9th batch (epoch 2) on, the outputs of weights that grew without bound
+        out = outputs_of(outputs)
+        return out if next(batches) < 8 else {k: v * float("inf") if torch.is_tensor(v) else v for k, v in out.items()}
+    monkeypatch.setattr(training, "_float32", diverging)  # (train.lr is at most 1: no setting diverges at will)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 2, batch \d+: the loss is not finite"):
+        train(config(root, **{"train__epochs": 6}), run, cache_dir=cache, progress=False)
+    assert list_checkpoints(run) == [1]
 
     for epoch in list_checkpoints(run):  # whatever was saved before is finite
         state = torch.load(run / "checkpoints" / f"epoch_{epoch:04d}.pt", weights_only=True)["model"]
