@@ -149,11 +149,11 @@ class _TruthTable:
                                 f"{section} under {self.folder}") from None
 
     def _load(self, machine: str, section: str) -> dict[str, tuple]:
-        labels = _read_pairs(self.folder / "ground_truth_data" / f"ground_truth_{machine}_section_{section}_test.csv")
-        domains = _read_pairs(self.folder / "ground_truth_domain" / f"ground_truth_{machine}_section_{section}_test.csv")
+        stem = f"ground_truth_{machine}_section_{section}_test.csv"
+        labels_file, domains_file = self.folder / "ground_truth_data" / stem, self.folder / "ground_truth_domain" / stem
+        labels, domains = _read_pairs(labels_file), _read_pairs(domains_file)
         if set(labels) != set(domains):
-            raise ValueError(f"{self.folder}: ground_truth_data and ground_truth_domain list different "
-                             f"clips for {machine} section {section}")
+            raise ValueError(f"{labels_file} and {domains_file} list different clips")
         attributes: dict[str, dict[str, str]] = {}
         attr_file = self.folder / "ground_truth_attributes" / machine / f"attributes_{section}.csv"
         if attr_file.is_file():
@@ -162,15 +162,18 @@ class _TruthTable:
                     if line_no == 1 or not fields:
                         continue  # header
                     # rows may have fewer fields than the header: the last one is the full name
-                    full = parse_clip_name(fields[-1])
+                    try:
+                        full = parse_clip_name(fields[-1])
+                    except ClipNameError as err:
+                        raise ClipNameError(f"{attr_file}, line {line_no}: {err}") from None
                     attributes[fields[0].rsplit("/", 1)[-1]] = dict(full.attributes)
         table = {}
         for name, flag in labels.items():
             label = {"0": "normal", "1": "anomaly"}.get(flag)
             domain = {"0": "source", "1": "target"}.get(domains[name])
             if label is None or domain is None:
-                raise ValueError(f"{self.folder}: {name} has label {flag!r} / domain {domains[name]!r}; "
-                                 "expected 0 or 1")
+                raise ValueError(f"{labels_file if label is None else domains_file}: {name} has label {flag!r} / "
+                                 f"domain {domains[name]!r}; expected 0 or 1")
             table[name] = (domain, label, attributes.get(name, {}))
         return table
 

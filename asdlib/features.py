@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ class FeatureStore:
     offsets: np.ndarray
     lengths: np.ndarray
     paths: list[str]
+    folders: tuple[str, ...] = ()  # the cache entries it was read from
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -141,7 +143,7 @@ def concat_stores(stores: list[FeatureStore]) -> FeatureStore:
     frames = ConcatFrames([s.frames for s in stores])
     offsets = np.concatenate([s.offsets + start for s, start in zip(stores, frames.starts[:-1])])
     return FeatureStore(frames=frames, offsets=offsets, lengths=np.concatenate([s.lengths for s in stores]),
-                        paths=[p for s in stores for p in s.paths])
+                        paths=[p for s in stores for p in s.paths], folders=sum((s.folders for s in stores), ()))
 
 
 def _digest(paths: list[str]) -> str:
@@ -186,12 +188,27 @@ def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path 
     paths = list(clips["path"])
     folder = Path(cache_dir or default_cache_dir()) / spec.key() / f"{machines[0]}-{_digest(paths)}"
     _remove_orphans(folder.parent)
-    if not (folder / "clips.json").is_file():
-        _build(folder, paths, spec, chunk_frames, progress, batch_size)
+    if (folder / "clips.json").is_file():
+        try:
+            return _read(folder, paths, spec)
+        except (ValueError, KeyError, TypeError, EOFError, FileNotFoundError) as err:
+            print(f"asdlib: note: {folder}: a damaged feature cache entry ({type(err).__name__}: {err}); "
+                  "computing it again", file=sys.stderr)
+            shutil.rmtree(folder, ignore_errors=True)
+    _build(folder, paths, spec, chunk_frames, progress, batch_size)
+    return _read(folder, paths, spec)
+
+
+def _read(folder: Path, paths: list[str], spec: FeatureSpec) -> FeatureStore:
+    """The cache entry in ``folder``, checked to hold the features of ``paths`` at ``spec`` (a damaged
+    entry, e.g. a truncated ``frames.npy`` or an edited ``clips.json``, raises ValueError)."""
     meta = json.loads((folder / "clips.json").read_text())
     frames = np.load(folder / "frames.npy", mmap_mode="r")
-    return FeatureStore(frames=frames, offsets=np.asarray(meta["offsets"], dtype=np.int64),
-                        lengths=np.asarray(meta["lengths"], dtype=np.int64), paths=meta["paths"])
+    offsets, lengths = np.asarray(meta["offsets"], dtype=np.int64), np.asarray(meta["lengths"], dtype=np.int64)
+    if (meta["paths"] != paths or frames.dtype != np.float16 or frames.shape != (int(lengths.sum()), spec.n_bins)
+            or not np.array_equal(offsets, np.cumsum(lengths) - lengths)):
+        raise ValueError("clips.json and frames.npy do not describe these clips' features")
+    return FeatureStore(frames=frames, offsets=offsets, lengths=lengths, paths=paths, folders=(str(folder),))
 
 
 def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int, progress: bool,

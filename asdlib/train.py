@@ -513,8 +513,10 @@ def _diverged(run_dir, data, x, clips, epoch, step, saved) -> TrainingDiverged:
     message = f"{run_dir}: training diverged at {where}: the loss is not finite"
     if x is not None:
         bad = [str(data.clips["path"][c]) for c, ok in zip(clips, x.flatten(1).isfinite().all(1).tolist()) if not ok]
-        if bad:
-            message += f"; these input clips give NaN or infinite features: {', '.join(sorted(set(bad)))}"
+        if bad:  # features are computed only from audio checked finite: the cache was damaged since
+            message += (f"; the cached features of these input clips are NaN or infinite: {', '.join(sorted(set(bad)))} "
+                        f"(their audio was checked finite; remove the damaged cache entry "
+                        f"{' or '.join(data.features.folders)} and run again)")
     message += (f". No checkpoint of that epoch was written (the last good one is epoch {saved[-1]})" if saved
                 else ". No checkpoint was written")
     return TrainingDiverged(message + "; lower train.lr or check the data.")

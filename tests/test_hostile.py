@@ -10,6 +10,7 @@ import re
 import shutil
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import soundfile
 import torch
@@ -17,11 +18,14 @@ import torch
 from asdlib import features, inference
 from asdlib.atomic import write_atomic
 from asdlib.cli import main as cli
+from asdlib.data import index_dataset
+from asdlib.features import load_features
 from asdlib.inference import score_run
+from asdlib.metrics import read_score_csv
 from asdlib.scales import get_scale
 from asdlib.study.runs import summaries
 from asdlib.synth import generate
-from asdlib.train import RunConfig, train
+from asdlib.train import RunConfig, TrainingDiverged, train
 from conftest import write_wav
 
 SMOKE = get_scale("smoke")
@@ -226,6 +230,57 @@ def test_every_scale_lies_within_the_bounds():
     from asdlib.scales import SCALES
     for scale in SCALES.values():
         scale.validate()
+
+
+# --- 11. a damaged cache entry is rebuilt, never blamed on the audio; every error names its file --
+def fan_train_clips(root):
+    index = index_dataset(root, machines=("fan",))
+    return index[index["split"] == "train"].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("damage", ["truncated frames.npy", "corrupt clips.json"])
+def test_a_damaged_cache_entry_is_computed_again_with_a_note(root, tmp_path, capsys, damage):
+    clips = fan_train_clips(root)
+    before = np.array(load_features(clips, SMOKE.features, cache_dir=tmp_path, progress=False).frames)
+    (entry,) = (tmp_path / SMOKE.features.key()).iterdir()
+    if damage == "truncated frames.npy":
+        data = (entry / "frames.npy").read_bytes()
+        (entry / "frames.npy").write_bytes(data[:len(data) // 2])
+    else:
+        (entry / "clips.json").write_text('{"paths": [\n')
+    store = load_features(clips, SMOKE.features, cache_dir=tmp_path, progress=False)
+    assert np.array_equal(np.array(store.frames), before)
+    assert capsys.readouterr().err.startswith(f"asdlib: note: {entry}: a damaged feature cache entry (")
+
+
+def test_nan_in_the_cache_is_blamed_on_the_cache_not_the_audio(root, cache, tmp_path):
+    config = RunConfig.create("sec_softmax", "fan", root, "smoke", overrides=["train.epochs=1"])
+    load_features(fan_train_clips(root), SMOKE.features, cache_dir=tmp_path, chunk_frames=1, progress=False)
+    (entry,) = (tmp_path / SMOKE.features.key()).iterdir()
+    frames = np.load(entry / "frames.npy", mmap_mode="r+")
+    frames[:] = np.nan  # a disk that went bad under the cache
+    frames.flush()
+    with pytest.raises(TrainingDiverged) as err:
+        train(config, tmp_path / "run", cache_dir=tmp_path, progress=False)
+    assert "the cached features of these input clips are NaN or infinite" in str(err.value)
+    assert f"remove the damaged cache entry {entry} and run again" in str(err.value)
+
+
+def test_a_utf16_score_file_is_named(tmp_path):
+    path = tmp_path / "anomaly_score_fan_section_00_test.csv"
+    path.write_text("section_00_source_test_normal_0000_m-n_W.wav,0.5\n", encoding="utf-16")
+    with pytest.raises(ValueError, match=rf"^{path}: not UTF-8 text \(it holds byte 0xff; UTF-16\?\)"):
+        read_score_csv(path)
+
+
+def test_a_malformed_ground_truth_attribute_row_names_its_csv(root, tmp_path):
+    truth = tmp_path / "truth"
+    shutil.copytree(root / "eval_truth", truth)
+    csv = truth / "ground_truth_attributes" / "fan" / "attributes_03.csv"
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([lines[0], lines[1].rsplit(",", 1)[0] + ",not_a_clip_name.wav", *lines[2:]]) + "\n")
+    with pytest.raises(ValueError, match=rf"^{csv}, line 2: "):
+        index_dataset(root, truth=truth, machines=("fan",))
 
 
 # --- 6. staging folders are never read as results, and the next scoring removes them --------
