@@ -12,6 +12,7 @@ given. This module does not import torch.
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,10 +97,12 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
     if not present:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     truth_table = _TruthTable(Path(truth)) if truth is not None else None
-    rows = []
+    rows, litter = [], []
     for dataset in present:
-        machine_dirs = sorted(p.name for p in (root / dataset).iterdir() if p.is_dir())
-        wanted = machine_dirs if machines is None else list(machines)
+        entries = sorted((root / dataset).iterdir())
+        if machines is None:
+            litter += [p for p in entries if _is_litter(p)]
+        wanted = [p.name for p in entries if p.is_dir() and not _is_litter(p)] if machines is None else list(machines)
         for machine in wanted:
             if machine not in MACHINES:
                 raise FileNotFoundError(f"{root / dataset / machine}: not a DCASE 2022 machine "
@@ -108,12 +111,24 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
                 folder = root / dataset / machine / split
                 if not folder.is_dir():
                     raise FileNotFoundError(f"{folder}: missing folder")
-                for path in sorted(folder.glob("*.wav")):
-                    rows.append(_row(path, dataset, machine, split, truth_table))
+                for path in sorted(folder.iterdir()):
+                    if _is_litter(path):
+                        litter.append(path)
+                    elif path.suffix.lower() == ".wav" and path.is_file():  # .WAV too
+                        rows.append(_row(path, dataset, machine, split, truth_table))
+    if litter:
+        print(f"asdlib: note: skipped {len(litter)} hidden or archive entries under {root} (e.g. "
+              f"{', '.join(str(p.relative_to(root)) for p in litter[:3])})", file=sys.stderr)
     if not rows:
         raise FileNotFoundError(f"{root}: no .wav clips found")
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.sort_values(["machine", "dataset", "split", "name"], kind="stable").reset_index(drop=True)
+
+
+def _is_litter(path: Path) -> bool:
+    """Hidden files and folders (``.ipynb_checkpoints/``, macOS's ``._<name>`` and ``.DS_Store``) and a
+    zip archive's ``__MACOSX/``: never part of a data set."""
+    return path.name.startswith(".") or path.name == "__MACOSX"
 
 
 def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable | None") -> list:

@@ -283,6 +283,25 @@ def test_a_malformed_ground_truth_attribute_row_names_its_csv(root, tmp_path):
         index_dataset(root, truth=truth, machines=("fan",))
 
 
+# --- 12. hidden and archive litter is skipped with a note; .WAV is taken ----------------------
+def test_hidden_and_archive_litter_is_skipped_with_a_note_and_upper_case_wav_taken(root, tmp_path, capsys):
+    copy = tmp_path / "messy"
+    shutil.copytree(root / "dev_data", copy / "dev_data")
+    train_dir = copy / "dev_data" / "fan" / "train"
+    clips = sorted(train_dir.glob("*.wav"))
+    (copy / "dev_data" / ".ipynb_checkpoints").mkdir()
+    (copy / "dev_data" / "__MACOSX" / "fan" / "train").mkdir(parents=True)
+    (train_dir / f"._{clips[0].name}").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS's resource fork
+    upper = clips[1].rename(clips[1].with_suffix(".WAV"))
+    assert cli(["index", str(copy)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"asdlib: note: skipped 3 hidden or archive entries under {copy} (e.g. "
+                                   "dev_data/.ipynb_checkpoints, dev_data/__MACOSX, dev_data/fan/train/._section_00")
+    assert f"\n{len(clips) + 4 * 3 * 4} clips, 1 machine(s)" in captured.out  # the .WAV clip counted
+    index = index_dataset(copy)
+    assert str(upper) in set(index["path"])
+
+
 # --- 6. staging folders are never read as results, and the next scoring removes them --------
 def test_a_killed_scorings_staging_folder_is_not_read_as_a_result(run, cache, tmp_path):
     study = tmp_path / "study"
