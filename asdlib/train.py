@@ -24,6 +24,7 @@ import json
 import pickle
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,11 +291,30 @@ def identity_of(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != "code"}
 
 
-def prepare_run(run_dir: Path, identity: dict) -> None:
-    """Write ``config.json``, or check that an existing run folder holds the same configuration."""
+def read_run_config(run_dir: str | Path) -> dict:
+    """A run folder's ``config.json``. Where it was lost but checkpoints remain, the configuration they
+    were made by (the last one's identity) is written back to it first, with a note; call it only
+    where no other process writes the folder (under :func:`asdlib.atomic.exclusive`)."""
     path = Path(run_dir) / "config.json"
-    if path.is_file():
-        have = json.loads(path.read_text())
+    if not path.is_file():
+        epochs = list_checkpoints(run_dir)
+        if not epochs:
+            raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+        identity = load_checkpoint(run_dir, epochs[-1], "cpu").get("identity")
+        if not identity:
+            raise ValueError(f"{checkpoint_path(run_dir, epochs[-1])}: records no configuration, and {path} is lost")
+        source = checkpoint_path(run_dir, epochs[-1]).name
+        write_atomic(path, json.dumps({**identity, "code": {"restored_from": source}}, indent=2))
+        print(f"asdlib: note: {path} was missing: restored from checkpoints/{source}", file=sys.stderr)
+    return json.loads(path.read_text())
+
+
+def prepare_run(run_dir: Path, identity: dict) -> None:
+    """Write ``config.json``, or check that an existing run folder (its ``config.json``, or where that was
+    lost its checkpoints) holds the same configuration."""
+    path = Path(run_dir) / "config.json"
+    if path.is_file() or list_checkpoints(run_dir):
+        have = read_run_config(run_dir)
         have = {k: have.get(k) for k in identity}
         if have != identity:
             raise ValueError(f"{run_dir}: holds a run with another configuration "
@@ -325,8 +345,8 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
         made = state.get("identity")
         detail = (config_differences(made, identity, "in the checkpoint", "now") if made
                   else "it records no configuration")
-        raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder or "
-                         "choose another --out")
+        raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder to "
+                         "start afresh")
     return state
 
 
@@ -532,7 +552,7 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
     from asdlib import systems
 
     run_dir = Path(run_dir)
-    meta = json.loads((run_dir / "config.json").read_text())
+    meta = read_run_config(run_dir)
     epochs = list_checkpoints(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")

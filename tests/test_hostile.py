@@ -324,6 +324,27 @@ def test_the_next_scoring_of_any_rule_removes_staging_folders(run, cache):
     assert (run / "results" / "best_dev" / "section" / "summary.json").is_file()
 
 
+# --- 7. a lost config.json is read from the checkpoints, never overwritten by a contradicting one --
+def test_a_lost_config_is_restored_from_the_checkpoints_and_a_different_command_refused(run, root, cache, capsys,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("ASDLIB_CACHE", str(cache))
+    original = json.loads((run / "config.json").read_text())
+    (run / "config.json").unlink()
+    argv = ["train", "--data", str(root), "--machine", "fan", "--system", "sec_softmax", "--scale", "smoke",
+            "--out", str(run), "--truth", str(root / "eval_truth"), "--set", "train.epochs=2",
+            "--set", "train.checkpoint_every=1"]
+    assert cli(argv + ["--seed", "1"]) == 2
+    line = last_error_line(capsys, "train")
+    assert "holds a run with another configuration (run.seed is 0 there, 1 here)" in line
+    restored = json.loads((run / "config.json").read_text())
+    assert {k: v for k, v in restored.items() if k != "code"} == {k: v for k, v in original.items() if k != "code"}
+    assert cli(argv) == 0  # the original command still finds its run
+    (run / "config.json").unlink()
+    assert cli(["score", str(run)]) == 0
+    assert f"asdlib: note: {run / 'config.json'} was missing: restored from checkpoints/epoch_0002.pt" in \
+        capsys.readouterr().err
+
+
 # --- 8. a half-trained run is scored, but says so ---------------------------------------------
 def test_a_half_trained_run_is_scored_with_a_warning_and_recorded_as_incomplete(run, cache, capsys):
     summary = run / "results" / "last" / "section" / "summary.json"

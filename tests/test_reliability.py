@@ -184,16 +184,16 @@ def test_a_system_typo_lists_all_nine(root, tmp_path, capsys):
 # --- 6. a checkpoint of another configuration is refused ---------------------------------------
 def test_resuming_or_scoring_another_configuration_is_refused(trained, root, tmp_path, cache):
     run = copy_run(trained, tmp_path)
-    (run / "config.json").unlink()
-    with pytest.raises(ValueError, match=r"epoch_0002.pt: made by another configuration \(run.seed is 0 in the "
-                                         r"checkpoint, 7 now"):
+    (run / "config.json").unlink()  # read from the checkpoints, and not overwritten (issue 21 item 7)
+    with pytest.raises(ValueError, match=r"holds a run with another configuration \(run.seed is 0 there, 7 here"):
         train(config(root, seed=7), run, cache_dir=cache, progress=False)
     (run / "config.json").unlink()
-    with pytest.raises(ValueError, match=r"made by another configuration \(.*model.system is 'sec_softmax' in the "
-                                         r"checkpoint, 'mtl' now"):
+    with pytest.raises(ValueError, match=r"another configuration \(.*model.system is 'sec_softmax' there, 'mtl' here"):
         train(config(root, system="mtl"), run, cache_dir=cache, progress=False)
-    meta = json.loads((run / "config.json").read_text())  # now says mtl: scoring the sec_softmax weights is refused
-    assert meta["run"]["system"] == "mtl"
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["run"]["system"] == "sec_softmax"
+    meta["run"]["system"] = "mtl"  # a config.json edited by hand: scoring the sec_softmax weights is refused
+    (run / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="made by another configuration"):
         score_run(run, cache_dir=cache, progress=False)
 
