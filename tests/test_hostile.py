@@ -395,3 +395,33 @@ def test_ctrl_c_prints_one_line(run, capsys, monkeypatch):
     except KeyboardInterrupt:
         pytest.fail("Ctrl-C reached the user as a traceback")
     assert rc == 130 and capsys.readouterr().err == "asdlib score: interrupted\n"
+
+
+def test_explain_refuses_a_run_of_another_system_naming_it(run, capsys):
+    assert cli(["explain", str(run), "--clip", "section_00_0000.wav"]) == 2
+    assert last_error_line(capsys, "explain") == (f"asdlib explain: error: {run}: explanations need a disent run "
+                                                  "(or mtl, for comparison), not sec_softmax")
+
+
+@pytest.fixture(scope="module")
+def disent_scored(root, cache, tmp_path_factory):
+    """A disent run of 1 epoch, scored."""
+    run = tmp_path_factory.mktemp("runs") / "disent"
+    config = RunConfig.create("disent", "fan", root, "smoke", truth_dir=root / "eval_truth",
+                              overrides=["train.epochs=1"])
+    train(config, run, cache_dir=cache, progress=False)
+    score_run(run, cache_dir=cache, progress=False)
+    return run
+
+
+def test_explain_draws_its_card_into_a_missing_folder(disent_scored, cache, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ASDLIB_CACHE", str(cache))
+    assert cli(["explain", str(disent_scored), "--checkpoint", "best_dev", "--clip", "x.wav"]) == 2
+    assert last_error_line(capsys, "explain").endswith("results/best_dev/cat/summary.json: missing; score the run "
+                                                       f"first (asdlib score {disent_scored} --checkpoint best_dev)")
+    scores = sorted((disent_scored / "results" / "last" / "cat").glob("anomaly_score_*"))[0]
+    clip = scores.read_text().split(",")[0]
+    card = tmp_path / "new" / "folder" / "card.png"
+    assert cli(["explain", str(disent_scored), "--clip", clip, "--out", str(card)]) == 0
+    assert card.stat().st_size > 0
+
