@@ -31,6 +31,17 @@ def _umask() -> int:
     return mask
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a temporary folder named after a writer that is gone is stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def check_space(folder: str | Path, needed: int, what: str, hint: str = "free some") -> None:
     """Refuse, naming ``folder``, to write ``needed`` bytes of ``what`` where fewer are free."""
     free = shutil.disk_usage(folder).free

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.atomic import check_space, naming
+from asdlib.atomic import alive, check_space, naming
 from asdlib.data import AudioError, load_clip, report_problems
 from asdlib.scales import FeatureSpec
 
@@ -160,18 +160,8 @@ def _remove_orphans(folder: Path) -> None:
         return
     for tmp in folder.glob("*.tmp-*-*"):
         pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path | None = None,

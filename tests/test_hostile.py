@@ -425,3 +425,12 @@ def test_explain_draws_its_card_into_a_missing_folder(disent_scored, cache, tmp_
     assert cli(["explain", str(disent_scored), "--clip", clip, "--out", str(card)]) == 0
     assert card.stat().st_size > 0
 
+
+def test_synth_removes_what_a_killed_synth_left(tmp_path):
+    dead = tmp_path / ".data.999999999-x1.partial"  # kill -9 during synth: its writer is gone
+    busy = tmp_path / f".data.{os.getpid()}-x2.partial"  # a synth at work
+    for folder in (dead, busy):
+        (folder / "dev_data").mkdir(parents=True)
+    generate(tmp_path / "data", SMOKE.synth, machines=("fan",), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [busy.name, "data"]
+

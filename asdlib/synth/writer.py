@@ -11,11 +11,14 @@
 
 plus ``out/anomaly_causes.csv`` (type and severity of every anomalous test clip) and
 ``out/synth.json`` (provenance). Everything is written into a temporary sibling folder that is
-renamed to ``out`` at the end, so an interrupted run leaves no half-written data set.
+renamed to ``out`` at the end, so an interrupted run leaves no half-written data set (the temporary
+folder of a run that was killed, named after its process, is removed by the next run).
 """
 from __future__ import annotations
 
+import glob
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -25,7 +28,7 @@ import numpy as np
 import soundfile
 
 from asdlib import __version__
-from asdlib.atomic import check_space, naming
+from asdlib.atomic import alive, check_space, naming
 from asdlib.names import DEV_SECTIONS, DOMAINS, EVAL_SECTIONS, LABELS, MACHINES, format_eval_test_name
 from asdlib.scales import SynthSize
 from asdlib.synth.anomalies import MULTIPLIER
@@ -190,7 +193,11 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
     out.parent.mkdir(parents=True, exist_ok=True)
     check_space(out.parent, clip_count(size, machines) * (44 + 2 * round(size.clip_seconds * SAMPLE_RATE)),
                 "the data set's clips")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*.partial"):  # what a killed synth left
+        pid = stale.name[len(out.name) + 2:].split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", suffix=".partial", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the data set is not
     try:
         tasks = [(folder, machine, section)
