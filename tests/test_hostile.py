@@ -434,3 +434,19 @@ def test_synth_removes_what_a_killed_synth_left(tmp_path):
     generate(tmp_path / "data", SMOKE.synth, machines=("fan",), progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [busy.name, "data"]
 
+
+def test_evaluating_dev_scores_without_truth_refuses_a_file_missing_a_row(run, cache, capsys):
+    score_run(run, cache_dir=cache, progress=False)
+    folder = run / "results" / "last" / "section"
+    path = folder / "anomaly_score_fan_section_01_test.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if "_target_test_anomaly_0002_" not in line))
+    for name in ["anomaly_score_fan_section_03_test.csv", "anomaly_score_fan_section_04_test.csv",
+                 "anomaly_score_fan_section_05_test.csv"]:
+        (folder / name).unlink()  # dev files only
+    assert cli(["evaluate", str(folder), "--machines", "fan"]) == 2
+    assert last_error_line(capsys, "evaluate") == (
+        f"asdlib evaluate: error: {path}: rows missing? A dev test set has as many clips in each domain and label; "
+        "here source/normal 4, source/anomaly 4, target/normal 4, target/anomaly 3 (pass --truth DIR to check the "
+        "rows against the evaluator's files)")
+
