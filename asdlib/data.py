@@ -197,11 +197,17 @@ def _read_pairs(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: evaluator file not found")
     with open(path, newline="") as handle:
-        rows = [r for r in csv.reader(handle) if r]
-    bad = [i + 1 for i, r in enumerate(rows) if len(r) != 2]
+        rows = [(line, r) for line, r in enumerate(csv.reader(handle), start=1) if r]
+    bad = [line for line, r in rows if len(r) != 2]
     if bad:
         raise ValueError(f"{path}: line {bad[0]} is not 'name,value'")
-    return {name.strip(): value.strip() for name, value in rows}
+    pairs, line_of = {}, {}
+    for line, (name, value) in rows:
+        name = name.strip()
+        if name in pairs:
+            raise ValueError(f"{path}: line {line}: clip {name!r} already given on line {line_of[name]}")
+        pairs[name], line_of[name] = value.strip(), line
+    return pairs
 
 
 # --------------------------------------------------------------------------------------------

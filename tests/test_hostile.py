@@ -450,3 +450,14 @@ def test_evaluating_dev_scores_without_truth_refuses_a_file_missing_a_row(run, c
         "here source/normal 4, source/anomaly 4, target/normal 4, target/anomaly 3 (pass --truth DIR to check the "
         "rows against the evaluator's files)")
 
+
+def test_index_refuses_a_ground_truth_row_given_twice(root, tmp_path, capsys):
+    truth = tmp_path / "truth"
+    shutil.copytree(root / "eval_truth", truth)
+    path = truth / "ground_truth_data" / "ground_truth_fan_section_04_test.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines + lines[:1]))
+    assert cli(["index", str(root), "--truth", str(truth)]) == 2
+    assert last_error_line(capsys, "index") == (f"asdlib index: error: {path}: line {len(lines) + 1}: clip "
+                                                f"{lines[0].split(',')[0]!r} already given on line 1")
+
