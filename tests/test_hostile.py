@@ -461,3 +461,13 @@ def test_index_refuses_a_ground_truth_row_given_twice(root, tmp_path, capsys):
     assert last_error_line(capsys, "index") == (f"asdlib index: error: {path}: line {len(lines) + 1}: clip "
                                                 f"{lines[0].split(',')[0]!r} already given on line 1")
 
+
+def test_scoring_a_pretraining_on_every_machine_is_refused_saying_what_to_score(run, capsys):
+    meta = json.loads((run / "config.json").read_text())
+    meta["run"]["machine"] = "all"  # what asdlib train --machine all writes
+    (run / "config.json").write_text(json.dumps(meta))
+    assert cli(["score", str(run)]) == 2
+    assert last_error_line(capsys, "score") == (
+        f"asdlib score: error: {run}: a pre-training on every machine (--machine all) is not scored; fine-tune it "
+        f"per machine (asdlib train --init {run} --machine M ...) and score those runs")
+
