@@ -454,6 +454,10 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     identity = run_identity(config, data.vocab, model.describe())
     if config.init:  # refused here, before the run folder is written, if its network does not fit
         identity["init"] = pretrained_identity(config.init)
+        source = json.loads((Path(config.init) / "config.json").read_text())["run"]["machine"]
+        if source not in (ALL_MACHINES, config.machine):
+            print(f"asdlib train: warning: --init {config.init} was trained on {source} only, not on every machine "
+                  f"(--machine all); its trunk starts this {config.machine} run", file=sys.stderr)
         start_from_pretrained(model, config.init, "cpu")  # a resumed run's checkpoint then replaces it
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):

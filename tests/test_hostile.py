@@ -471,3 +471,11 @@ def test_scoring_a_pretraining_on_every_machine_is_refused_saying_what_to_score(
         f"asdlib score: error: {run}: a pre-training on every machine (--machine all) is not scored; fine-tune it "
         f"per machine (asdlib train --init {run} --machine M ...) and score those runs")
 
+
+def test_init_from_a_run_of_another_machine_is_said(trained, tmp_path, capsys):
+    gearbox = generate(tmp_path / "gearbox", SMOKE.synth, machines=("gearbox",), progress=False)
+    config = RunConfig.create("sec_softmax", "gearbox", gearbox, "smoke", init=trained, overrides=["train.epochs=1"])
+    train(config, tmp_path / "fine", cache_dir=tmp_path / "cache", progress=False)
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"asdlib train: warning: --init {trained} was trained on fan only, not on every machine (--machine all); "
+        "its trunk starts this gearbox run"]
