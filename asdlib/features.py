@@ -12,7 +12,9 @@ can set a ctime back, so a changed data set never reads stale features. (Moving 
 set changes paths and ctimes: its features are computed once more.) A cache is written into a
 temporary folder named after the writing process and renamed when complete: an interrupted build
 leaves nothing half-written, and its temporary folder is removed by the next build once that process
-is gone.
+is gone. It is written through a plain file, after a check of the free space, so a full disk is an
+error naming the folder. An entry that does not read back as written (a truncated ``frames.npy``, an
+edited ``clips.json``) is computed again, with a note.
 """
 from __future__ import annotations
 
