@@ -8,12 +8,15 @@
   consistent set: an interrupted writer leaves the previous folder, or none, plus a hidden
   ``.<name>.tmp-*`` folder that :func:`clean_stale` removes at the next start.
 * :func:`exclusive` locks a folder (a run folder) against a second writer.
+* :func:`check_space` refuses a write that cannot fit, and :func:`naming` gives a failed write's error
+  (a full disk's ``ENOSPC`` names no file) the path it was writing.
 
 Imports only the standard library.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -26,6 +29,30 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a temporary folder named after a writer that is gone is stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def check_space(folder: str | Path, needed: int, what: str, hint: str = "free some") -> None:
+    """Refuse, naming ``folder``, to write ``needed`` bytes of ``what`` where fewer are free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"{folder}: no space for {what} ({needed / 1e6:.1f} MB needed, "
+                                    f"{free / 1e6:.1f} MB free); {hint}")
+
+
+def naming(err: OSError, path: str | Path) -> OSError:
+    """``err``, given ``path`` as its file name where it is a system error naming none."""
+    return err if err.filename or err.errno is None else OSError(err.errno, err.strerror, str(path))
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
@@ -42,8 +69,10 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
             handle.write(data.encode() if isinstance(data, str) else data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise naming(err, path) from None
         raise
     return path
 

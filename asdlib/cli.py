@@ -166,7 +166,7 @@ def _index(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(wide.to_string())
     print(f"\n{len(index)} clips, {index['machine'].nunique()} machine(s)")
-    audio = audio_problems(index["path"], progress=True) if args.check_audio else []
+    audio = audio_problems(index, progress=True) if args.check_audio else []
     problems = find_problems(index) + audio
     if problems:
         print("\nWhat looks wrong:")

@@ -17,6 +17,7 @@ given. This module does not import torch.
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +106,12 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
     if not present:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     truth_table = _TruthTable(Path(truth)) if truth is not None else None
-    rows = []
+    rows, litter = [], []
     for dataset in present:
-        machine_dirs = sorted(p.name for p in (root / dataset).iterdir() if p.is_dir())
-        wanted = machine_dirs if machines is None else list(machines)
+        entries = sorted((root / dataset).iterdir())
+        if machines is None:
+            litter += [p for p in entries if _is_litter(p)]
+        wanted = [p.name for p in entries if p.is_dir() and not _is_litter(p)] if machines is None else list(machines)
         for machine in wanted:
             if machine not in MACHINES:
                 raise FileNotFoundError(f"{root / dataset / machine}: not a DCASE 2022 machine "
@@ -117,12 +120,24 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
                 folder = root / dataset / machine / split
                 if not folder.is_dir():
                     raise FileNotFoundError(f"{folder}: missing folder")
-                for path in sorted(folder.glob("*.wav")):
-                    rows.append(_row(path, dataset, machine, split, truth_table))
+                for path in sorted(folder.iterdir()):
+                    if _is_litter(path):
+                        litter.append(path)
+                    elif path.suffix.lower() == ".wav" and path.is_file():  # .WAV too
+                        rows.append(_row(path, dataset, machine, split, truth_table))
+    if litter:
+        print(f"asdlib: note: skipped {len(litter)} hidden or archive entries under {root} (e.g. "
+              f"{', '.join(str(p.relative_to(root)) for p in litter[:3])})", file=sys.stderr)
     if not rows:
         raise FileNotFoundError(f"{root}: no .wav clips found")
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.sort_values(["machine", "dataset", "split", "name"], kind="stable").reset_index(drop=True)
+
+
+def _is_litter(path: Path) -> bool:
+    """Hidden files and folders (``.ipynb_checkpoints/``, macOS's ``._<name>`` and ``.DS_Store``) and a
+    zip archive's ``__MACOSX/``: never part of a data set."""
+    return path.name.startswith(".") or path.name == "__MACOSX"
 
 
 def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable | None") -> list:
@@ -158,11 +173,11 @@ class _TruthTable:
                                 f"{section} under {self.folder}") from None
 
     def _load(self, machine: str, section: str) -> dict[str, tuple]:
-        labels = _read_pairs(self.folder / "ground_truth_data" / f"ground_truth_{machine}_section_{section}_test.csv")
-        domains = _read_pairs(self.folder / "ground_truth_domain" / f"ground_truth_{machine}_section_{section}_test.csv")
+        stem = f"ground_truth_{machine}_section_{section}_test.csv"
+        labels_file, domains_file = self.folder / "ground_truth_data" / stem, self.folder / "ground_truth_domain" / stem
+        labels, domains = _read_pairs(labels_file), _read_pairs(domains_file)
         if set(labels) != set(domains):
-            raise ValueError(f"{self.folder}: ground_truth_data and ground_truth_domain list different "
-                             f"clips for {machine} section {section}")
+            raise ValueError(f"{labels_file} and {domains_file} list different clips")
         attributes: dict[str, dict[str, str]] = {}
         attr_file = self.folder / "ground_truth_attributes" / machine / f"attributes_{section}.csv"
         if attr_file.is_file():
@@ -171,15 +186,18 @@ class _TruthTable:
                     if line_no == 1 or not fields:
                         continue  # header
                     # rows may have fewer fields than the header: the last one is the full name
-                    full = parse_clip_name(fields[-1])
+                    try:
+                        full = parse_clip_name(fields[-1])
+                    except ClipNameError as err:
+                        raise ClipNameError(f"{attr_file}, line {line_no}: {err}") from None
                     attributes[fields[0].rsplit("/", 1)[-1]] = dict(full.attributes)
         table = {}
         for name, flag in labels.items():
             label = {"0": "normal", "1": "anomaly"}.get(flag)
             domain = {"0": "source", "1": "target"}.get(domains[name])
             if label is None or domain is None:
-                raise ValueError(f"{self.folder}: {name} has label {flag!r} / domain {domains[name]!r}; "
-                                 "expected 0 or 1")
+                raise ValueError(f"{labels_file if label is None else domains_file}: {name} has label {flag!r} / "
+                                 f"domain {domains[name]!r}; expected 0 or 1")
             table[name] = (domain, label, attributes.get(name, {}))
         return table
 
@@ -188,11 +206,17 @@ def _read_pairs(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: evaluator file not found")
     with open(path, newline="") as handle:
-        rows = [r for r in csv.reader(handle) if r]
-    bad = [i + 1 for i, r in enumerate(rows) if len(r) != 2]
+        rows = [(line, r) for line, r in enumerate(csv.reader(handle), start=1) if r]
+    bad = [line for line, r in rows if len(r) != 2]
     if bad:
         raise ValueError(f"{path}: line {bad[0]} is not 'name,value'")
-    return {name.strip(): value.strip() for name, value in rows}
+    pairs, line_of = {}, {}
+    for line, (name, value) in rows:
+        name = name.strip()
+        if name in pairs:
+            raise ValueError(f"{path}: line {line}: clip {name!r} already given on line {line_of[name]}")
+        pairs[name], line_of[name] = value.strip(), line
+    return pairs
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,17 +410,24 @@ def _wav_promised_frames(path) -> int | None:
     return None
 
 
-def audio_problems(paths, min_samples: int = 1, progress: bool = False) -> list[str]:
-    """Every problem :func:`load_clip` finds in ``paths``, one message per bad clip (all of them, not
+def audio_problems(index: pd.DataFrame, progress: bool = False) -> list[str]:
+    """Every problem :func:`load_clip` finds in the clips of ``index`` (rows of :func:`index_dataset`), and
+    every clip shorter than its machine's own clip length (the median of that machine's clips: 10 s for
+    each DCASE 2022 machine; later years vary it by machine), one message per bad clip (all of them, not
     the first only); an empty list when every clip is fine."""
     from tqdm.auto import tqdm
 
-    problems = []
-    for path in tqdm(list(paths), desc="checking audio", unit="clip", disable=not progress):
+    problems, lengths = [], {}
+    for path, machine in tqdm(list(zip(index["path"], index["machine"])), desc="checking audio", unit="clip",
+                              disable=not progress):
         try:
-            load_clip(path, min_samples)
+            lengths.setdefault(machine, {})[path] = len(load_clip(path, min_samples=0))
         except AudioError as err:
             problems.append(str(err))
+    for machine, of_machine in lengths.items():
+        typical = int(np.median(list(of_machine.values())))
+        problems += [f"{path}: {n} samples ({n / SAMPLE_RATE:.3f} s), shorter than {machine}'s clips "
+                     f"({typical} samples, {typical / SAMPLE_RATE:.3f} s)" for path, n in of_machine.items() if n < typical]
     return problems
 
 

@@ -16,6 +16,7 @@ enter the score and are ignored. No torch.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,12 @@ def _labels_from_names(score_path: Path, section: str, names: set[str], why_no_t
             raise ValueError(f"{score_path}: clip {name!r} belongs to section {clip.section}, "
                              f"not {section}")
         out[name] = (int(clip.label == "anomaly"), int(clip.domain == "target"))
+    cells = Counter(out.values())  # a dev test set has as many clips in each domain and label (real: 50)
+    if len(set(cells.values())) > 1:
+        counts = ", ".join(f"{domain}/{label} {cells[y, d]}" for d, domain in enumerate(("source", "target"))
+                           for y, label in enumerate(("normal", "anomaly")) if (y, d) in cells)
+        raise ValueError(f"{score_path}: rows missing? A dev test set has as many clips in each domain and label; "
+                         f"here {counts} (pass --truth DIR to check the rows against the evaluator's files)")
     return out
 
 

@@ -81,10 +81,15 @@ def clip_table(run_dir: str | Path, rule: str = "last", mode: str = "cat") -> pd
     from asdlib.train import load_model
 
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "results" / rule / mode / "summary.json").read_text())
-    if summary["system"] not in ("disent", "mtl"):
-        raise ValueError(f"{run_dir}: explanations need a disent run (or mtl, for comparison), "
-                         f"not {summary['system']}")
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+    system = json.loads((run_dir / "config.json").read_text())["run"]["system"]
+    if system not in ("disent", "mtl"):
+        raise ValueError(f"{run_dir}: explanations need a disent run (or mtl, for comparison), not {system}")
+    path = run_dir / "results" / rule / mode / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; score the run first (asdlib score {run_dir} --checkpoint {rule})")
+    summary = json.loads(path.read_text())
     epoch = summary["checkpoint"]["epoch"]
     emb = dict(np.load(embeddings_path(run_dir, epoch)))
     clips = pd.read_csv(scored_path(run_dir) / "clips.csv", dtype={"section": str})
@@ -183,6 +188,7 @@ def card(run_dir: str | Path, name: str, table: pd.DataFrame, out: str | Path):
     ax.set(xlim=(0, 1), title="posterior of the stated values", xlabel="probability")
     fig.suptitle(describe(row).splitlines()[0], fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return Path(out)

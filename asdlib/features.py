@@ -12,7 +12,9 @@ can set a ctime back, so a changed data set never reads stale features. (Moving 
 set changes paths and ctimes: its features are computed once more.) A cache is written into a
 temporary folder named after the writing process and renamed when complete: an interrupted build
 leaves nothing half-written, and its temporary folder is removed by the next build once that process
-is gone.
+is gone. It is written through a plain file, after a check of the free space, so a full disk is an
+error naming the folder. An entry that does not read back as written (a truncated ``frames.npy``, an
+edited ``clips.json``) is computed again, with a note.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asdlib.atomic import alive, check_space, naming
 from asdlib.data import AudioError, load_clip, report_problems
 from asdlib.scales import FeatureSpec
 
@@ -44,8 +48,9 @@ def n_frames(n_samples: int, spec: FeatureSpec) -> int:
 
 
 def min_samples(spec: FeatureSpec, chunk_frames: int = 32) -> int:
-    """Fewest samples that give one full chunk of ``chunk_frames`` frames."""
-    return (chunk_frames - 1) * spec.hop
+    """Fewest samples that give one full chunk of ``chunk_frames`` frames, and at least the half window
+    plus one that the STFT's reflect padding (``center=True``) needs."""
+    return max((chunk_frames - 1) * spec.hop, spec.n_fft // 2 + 1)
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int = 16_000) -> np.ndarray:
@@ -94,6 +99,7 @@ class FeatureStore:
     offsets: np.ndarray
     lengths: np.ndarray
     paths: list[str]
+    folders: tuple[str, ...] = ()  # the cache entries it was read from
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -139,7 +145,7 @@ def concat_stores(stores: list[FeatureStore]) -> FeatureStore:
     frames = ConcatFrames([s.frames for s in stores])
     offsets = np.concatenate([s.offsets + start for s, start in zip(stores, frames.starts[:-1])])
     return FeatureStore(frames=frames, offsets=offsets, lengths=np.concatenate([s.lengths for s in stores]),
-                        paths=[p for s in stores for p in s.paths])
+                        paths=[p for s in stores for p in s.paths], folders=sum((s.folders for s in stores), ()))
 
 
 def _digest(paths: list[str]) -> str:
@@ -156,18 +162,8 @@ def _remove_orphans(folder: Path) -> None:
         return
     for tmp in folder.glob("*.tmp-*-*"):
         pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path | None = None,
@@ -184,12 +180,27 @@ def load_features(clips: pd.DataFrame, spec: FeatureSpec, cache_dir: str | Path 
     paths = list(clips["path"])
     folder = Path(cache_dir or default_cache_dir()) / spec.key() / f"{machines[0]}-{_digest(paths)}"
     _remove_orphans(folder.parent)
-    if not (folder / "clips.json").is_file():
-        _build(folder, paths, spec, chunk_frames, progress, batch_size)
+    if (folder / "clips.json").is_file():
+        try:
+            return _read(folder, paths, spec)
+        except (ValueError, KeyError, TypeError, EOFError, FileNotFoundError) as err:
+            print(f"asdlib: note: {folder}: a damaged feature cache entry ({type(err).__name__}: {err}); "
+                  "computing it again", file=sys.stderr)
+            shutil.rmtree(folder, ignore_errors=True)
+    _build(folder, paths, spec, chunk_frames, progress, batch_size)
+    return _read(folder, paths, spec)
+
+
+def _read(folder: Path, paths: list[str], spec: FeatureSpec) -> FeatureStore:
+    """The cache entry in ``folder``, checked to hold the features of ``paths`` at ``spec`` (a damaged
+    entry, e.g. a truncated ``frames.npy`` or an edited ``clips.json``, raises ValueError)."""
     meta = json.loads((folder / "clips.json").read_text())
     frames = np.load(folder / "frames.npy", mmap_mode="r")
-    return FeatureStore(frames=frames, offsets=np.asarray(meta["offsets"], dtype=np.int64),
-                        lengths=np.asarray(meta["lengths"], dtype=np.int64), paths=meta["paths"])
+    offsets, lengths = np.asarray(meta["offsets"], dtype=np.int64), np.asarray(meta["lengths"], dtype=np.int64)
+    if (meta["paths"] != paths or frames.dtype != np.float16 or frames.shape != (int(lengths.sum()), spec.n_bins)
+            or not np.array_equal(offsets, np.cumsum(lengths) - lengths)):
+        raise ValueError("clips.json and frames.npy do not describe these clips' features")
+    return FeatureStore(frames=frames, offsets=offsets, lengths=lengths, paths=paths, folders=(str(folder),))
 
 
 def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int, progress: bool,
@@ -207,42 +218,47 @@ def _build(folder: Path, paths: list[str], spec: FeatureSpec, chunk_frames: int,
             frames = 0  # load_clip below reports it properly
         lengths.append(n_frames(frames, spec))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    shape = (int(sum(lengths)), spec.n_bins)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    check_space(folder.parent, shape[0] * shape[1] * np.dtype(np.float16).itemsize,
+                "the feature cache", "free some, or set ASDLIB_CACHE to another folder")
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.tmp-{os.getpid()}-", dir=folder.parent))
     try:
-        out = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.float16,
-                                        shape=(int(sum(lengths)), spec.n_bins))
-        bar = tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
-                   disable=not progress)
+        # written in clip order through a plain file, not a memory map: a full disk is then an OSError
+        # (ENOSPC), not a SIGBUS that kills the process without a word
         problems = []
-        for start in range(0, len(paths), batch_size):
-            batch = {}
-            for i in range(start, min(start + batch_size, len(paths))):
-                try:
-                    batch[i] = load_clip(paths[i], min_samples=need)
-                except AudioError as err:  # keep going: report every bad clip at once
-                    problems.append(str(err))
-            waves = list(batch.values())
-            if len({len(w) for w in waves}) == 1:  # one batched STFT for equal-length clips (the usual case)
-                specs = list(log_spectrogram(torch.from_numpy(np.stack(waves)), spec))
-            else:
-                specs = [log_spectrogram(torch.from_numpy(w), spec) for w in waves]
-            for i, s in zip(batch, specs):
-                if s.shape[0] != lengths[i]:
-                    raise RuntimeError(f"{paths[i]}: changed while features were computed")
-                out[offsets[i]:offsets[i] + lengths[i]] = s.numpy().astype(np.float16)
-            bar.update(min(batch_size, len(paths) - start))
-        bar.close()
+        with (open(tmp / "frames.npy", "wb") as handle,
+              tqdm(total=len(paths), desc=f"features {folder.name.split('-')[0]}", unit="clip",
+                   disable=not progress) as bar):  # closed on an error too, which then has a line of its own
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                          "fortran_order": False, "shape": shape})
+            for start in range(0, len(paths), batch_size):
+                batch = {}
+                for i in range(start, min(start + batch_size, len(paths))):
+                    try:
+                        batch[i] = load_clip(paths[i], min_samples=need)
+                    except AudioError as err:  # keep going: report every bad clip at once (nothing is kept)
+                        problems.append(str(err))
+                waves = list(batch.values())
+                if len({len(w) for w in waves}) == 1:  # one batched STFT for equal-length clips (the usual case)
+                    specs = list(log_spectrogram(torch.from_numpy(np.stack(waves)), spec))
+                else:
+                    specs = [log_spectrogram(torch.from_numpy(w), spec) for w in waves]
+                for i, s in zip(batch, specs):
+                    if s.shape[0] != lengths[i]:
+                        raise RuntimeError(f"{paths[i]}: changed while features were computed")
+                    handle.write(s.numpy().astype(np.float16).tobytes())
+                bar.update(min(batch_size, len(paths) - start))
         if problems:
             raise AudioError(report_problems(problems, "clips cannot be used"))
-        out.flush()
-        del out
         meta = {"spec": spec.key(), "paths": paths, "offsets": offsets.tolist(), "lengths": lengths}
         (tmp / "clips.json").write_text(json.dumps(meta))
         if folder.exists():  # a concurrent build finished first: keep theirs
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, folder)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise naming(err, folder.parent) from None
         raise

@@ -47,7 +47,7 @@ from asdlib.features import load_features
 from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
                             write_anomaly_scores, write_decision_results)
 from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
-from asdlib.train import RunConfig, checkpoint_epochs, list_checkpoints, load_model
+from asdlib.train import ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, read_run_config
 
 CHECKPOINT_RULES = ("last", "best_dev")
 AVERAGE_RULE = re.compile(r"^average([1-9]\d*)$")
@@ -172,10 +172,10 @@ def _check_arguments(run_dir: Path, rules, backend: str, wt_weights) -> tuple[st
     both 0. Returns the rules, checked."""
     from asdlib.scoring import BACKENDS
 
-    if not (run_dir / "config.json").is_file():
+    epochs = list_checkpoints(run_dir)
+    if not (run_dir / "config.json").is_file() and not epochs:  # a lost config.json is read from the checkpoints
         raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
     rules = check_rules(rules)
-    epochs = list_checkpoints(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")
     for rule in rules:
@@ -198,8 +198,11 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     results = run_dir / "results"
     for folder in [run_dir, results, *results.glob("*")]:  # staging folders a killed scoring of any rule left
         clean_stale(folder)
-    meta = json.loads((run_dir / "config.json").read_text())
+    meta = read_run_config(run_dir)
     config = RunConfig.from_dict(meta["run"])
+    if config.machine == ALL_MACHINES:
+        raise ValueError(f"{run_dir}: a pre-training on every machine (--machine all) is not scored; fine-tune it "
+                         f"per machine (asdlib train --init {run_dir} --machine M ...) and score those runs")
     data_root = data_root or config.data_root
     truth_dir = truth_dir if truth_dir is not None else config.truth_dir
     machine, settings = config.machine, config.scale.train

@@ -387,6 +387,16 @@ def write_decision_results(path_dir, machine: str, section, names: Sequence[str]
     return path
 
 
+def _utf8_rows(reader, path):
+    """The rows of ``reader``; text that is not UTF-8 (e.g. a file saved as UTF-16) raises ValueError naming
+    ``path``."""
+    try:
+        yield from reader
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (it holds byte 0x{err.object[err.start]:02x}; UTF-16?); "
+                         "save it as UTF-8 (the official files are ASCII)") from None
+
+
 def read_score_csv(path) -> dict[str, float]:
     """Read a ``name,value`` file without header (anomaly scores, decisions or ground truth).
 
@@ -407,7 +417,7 @@ def read_score_csv(path) -> dict[str, float]:
     blank_at = 0
     with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first name
         reader = csv.reader(f)
-        for row in reader:
+        for row in _utf8_rows(reader, path):
             where = f"{path}, line {reader.line_num}"
             if not row:  # blank lines may close the file (editors add them), nowhere else
                 blank_at = blank_at or reader.line_num

@@ -57,7 +57,7 @@ def parse_clip_name(name: str) -> ClipName:
     Raises :class:`ClipNameError` naming the file and what is wrong.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if not base.endswith(".wav"):
+    if not base.lower().endswith(".wav"):  # .WAV too
         raise ClipNameError(f"{name}: not a .wav file name")
     tokens = base[: -len(".wav")].split("_")
     if tokens[0] != "section" or len(tokens) < 3 or not _SECTION.match(tokens[1]):

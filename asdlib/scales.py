@@ -94,10 +94,10 @@ class Scale:
     def validate(self) -> "Scale":
         """Check every setting against :data:`ALLOWED`; raises ``ValueError`` naming the first key out of
         range, its value and what is allowed. Returns self."""
-        for dotted, (low, what) in ALLOWED.items():
+        for dotted, (low, high, what) in ALLOWED.items():
             group, leaf = dotted.split(".")
             value = getattr(getattr(self, group), leaf)
-            if not value >= low:
+            if not low <= value <= high:  # NaN fails too
                 raise ValueError(f"{dotted} = {value!r}: must be {what}")
         return self
 
@@ -109,25 +109,26 @@ class Scale:
 
 _GROUPS = {"synth": SynthSize, "features": FeatureSpec, "train": TrainSettings, "model": ModelSettings}
 
-# The range of every setting: key -> (lowest allowed value, how to say it).
+# The range of every setting, both ends inclusive: key -> (lowest, highest, how to say it). The highest
+# values lie far beyond any use (the paper's in brackets) and keep a typo from allocating terabytes.
 ALLOWED = {
-    "synth.clip_seconds": (0.5, "at least 0.5 (seconds)"),
-    "synth.train_source": (2, "an integer >= 2"),
-    "synth.train_target": (1, "an integer >= 1"),
-    "synth.test_per_domain": (1, "an integer >= 1"),
-    "synth.eval_test": (4, "an integer >= 4"),
-    "features.n_fft": (4, "an integer >= 4"),
-    "features.hop": (1, "an integer >= 1"),
-    "features.n_mels": (0, "an integer >= 0 (0: the STFT magnitude itself)"),
-    "train.chunk_frames": (1, "an integer >= 1 (and at most the frames of the shortest clip)"),
-    "train.batch_size": (2, "an integer >= 2 (batch norm needs two chunks)"),
-    "train.epochs": (1, "an integer >= 1"),
-    "train.checkpoint_every": (1, "an integer >= 1"),
-    "train.lr": (1e-12, "a number > 0"),
-    "train.lr_toycar": (1e-12, "a number > 0"),
-    "train.embed_hop": (1, "an integer >= 1"),
-    "train.chunks_per_clip": (1, "an integer >= 1"),
-    "model.width": (0.125, "a number >= 0.125"),
+    "synth.clip_seconds": (0.5, 60, "at least 0.5 and at most 60 (seconds; paper: 10)"),
+    "synth.train_source": (2, 10_000, "an integer >= 2 and <= 10000"),
+    "synth.train_target": (1, 10_000, "an integer >= 1 and <= 10000"),
+    "synth.test_per_domain": (1, 10_000, "an integer >= 1 and <= 10000"),
+    "synth.eval_test": (4, 40_000, "an integer >= 4 and <= 40000"),
+    "features.n_fft": (4, 16_384, "an integer >= 4 and <= 16384 (paper: 2048)"),
+    "features.hop": (1, 16_384, "an integer >= 1 and <= 16384 (paper: 512)"),
+    "features.n_mels": (0, 512, "an integer >= 0 and <= 512 (0: the STFT magnitude itself)"),
+    "train.chunk_frames": (1, 4096, "an integer >= 1 and <= 4096 (and at most the frames of the shortest clip)"),
+    "train.batch_size": (2, 65_536, "an integer >= 2 and <= 65536 (batch norm needs two chunks)"),
+    "train.epochs": (1, 100_000, "an integer >= 1 and <= 100000"),
+    "train.checkpoint_every": (1, 100_000, "an integer >= 1 and <= 100000"),
+    "train.lr": (1e-12, 1.0, "a number > 0 and <= 1 (paper: 1e-4)"),
+    "train.lr_toycar": (1e-12, 1.0, "a number > 0 and <= 1 (paper: 1e-5)"),
+    "train.embed_hop": (1, 4096, "an integer >= 1 and <= 4096"),
+    "train.chunks_per_clip": (1, 1000, "an integer >= 1 and <= 1000"),
+    "model.width": (0.125, 4.0, "a number >= 0.125 and <= 4 (paper: 1)"),
 }
 
 SCALES: dict[str, Scale] = {

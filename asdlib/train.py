@@ -24,6 +24,7 @@ import json
 import pickle
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from asdlib.scales import Scale, get_scale
 from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
+MAX_SEED = 2**32 - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,6 +74,8 @@ class RunConfig:
         if machine not in MACHINES and machine != ALL_MACHINES:
             raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)} or "
                              f"{ALL_MACHINES!r} (pre-training on every machine)")
+        if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"--seed {seed!r}: must be an integer from 0 to {MAX_SEED}")
         if init and not (Path(init) / "config.json").is_file():
             raise ValueError(f"--init {init}: not a run folder (no config.json)")
         resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
@@ -156,10 +160,12 @@ class TrainingSet:
         clips = index[(index["machine"] == machine) & (index["split"] == "train")].reset_index(drop=True)
         vocab = AttributeVocab.from_index(index, machine)
         features = load_features(clips, scale.features, cache_dir=cache_dir, chunk_frames=1, progress=progress)
-        shortest = int(features.lengths.argmin())
-        if features.lengths[shortest] < scale.train.chunk_frames:
-            raise ValueError(f"train.chunk_frames = {scale.train.chunk_frames}: must be at most the frames of "
-                             f"the shortest clip ({features.lengths[shortest]}, {clips['path'][shortest]})")
+        short = np.flatnonzero(features.lengths < scale.train.chunk_frames)
+        if len(short):
+            named = ", ".join(f"{clips['path'][i]} ({features.lengths[i]})" for i in short[:5])
+            raise ValueError(f"train.chunk_frames = {scale.train.chunk_frames}: must be at most the frames of the "
+                             f"shortest clip; {len(short)} training clip(s) hold fewer: {named}"
+                             f"{' and more' if len(short) > 5 else ''}; remove them or lower train.chunk_frames")
         section = np.array([vocab.encode_section(s) for s in clips["section"]], dtype=np.int64)
         attributes = np.array([vocab.encode_attributes(a) for a in clips["attributes"]],
                               dtype=np.int64).reshape(len(clips), len(vocab.keys))
@@ -216,9 +222,22 @@ class TrainingSet:
 # The loop
 # --------------------------------------------------------------------------------------------
 def pick_device(device: str | None = None) -> str:
+    """``device`` checked (``cpu``, ``cuda`` or ``cuda:N``, present in this torch), or by default
+    ``cuda`` where there is one, else ``cpu``."""
     import torch
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device)
+    except RuntimeError:
+        kind = None
+    if kind is None or kind.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: not a device; choose cpu, cuda or cuda:N")
+    if kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this torch ({torch.__version__}) sees "
+                         f"{torch.cuda.device_count()} CUDA device(s); choose cpu")
+    return device
 
 
 def batch_to_device(x: np.ndarray, labels: dict[str, np.ndarray], device: str):
@@ -272,11 +291,30 @@ def identity_of(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != "code"}
 
 
-def prepare_run(run_dir: Path, identity: dict) -> None:
-    """Write ``config.json``, or check that an existing run folder holds the same configuration."""
+def read_run_config(run_dir: str | Path) -> dict:
+    """A run folder's ``config.json``. Where it was lost but checkpoints remain, the configuration they
+    were made by (the last one's identity) is written back to it first, with a note; call it only
+    where no other process writes the folder (under :func:`asdlib.atomic.exclusive`)."""
     path = Path(run_dir) / "config.json"
-    if path.is_file():
-        have = json.loads(path.read_text())
+    if not path.is_file():
+        epochs = list_checkpoints(run_dir)
+        if not epochs:
+            raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+        identity = load_checkpoint(run_dir, epochs[-1], "cpu").get("identity")
+        if not identity:
+            raise ValueError(f"{checkpoint_path(run_dir, epochs[-1])}: records no configuration, and {path} is lost")
+        source = checkpoint_path(run_dir, epochs[-1]).name
+        write_atomic(path, json.dumps({**identity, "code": {"restored_from": source}}, indent=2))
+        print(f"asdlib: note: {path} was missing: restored from checkpoints/{source}", file=sys.stderr)
+    return json.loads(path.read_text())
+
+
+def prepare_run(run_dir: Path, identity: dict) -> None:
+    """Write ``config.json``, or check that an existing run folder (its ``config.json``, or where that was
+    lost its checkpoints) holds the same configuration."""
+    path = Path(run_dir) / "config.json"
+    if path.is_file() or list_checkpoints(run_dir):
+        have = read_run_config(run_dir)
         have = {k: have.get(k) for k in identity}
         if have != identity:
             raise ValueError(f"{run_dir}: holds a run with another configuration "
@@ -307,8 +345,8 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
         made = state.get("identity")
         detail = (config_differences(made, identity, "in the checkpoint", "now") if made
                   else "it records no configuration")
-        raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder or "
-                         "choose another --out")
+        raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder to "
+                         "start afresh")
     return state
 
 
@@ -422,6 +460,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     run_dir = Path(run_dir)
     settings = config.scale.train
     config.scale.validate()
+    device = pick_device(device)
     machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
         index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
@@ -432,15 +471,19 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
                                   for m in present})
     else:
         data = TrainingSet.build(index, config.machine, config.scale, cache_dir=cache_dir, progress=progress)
-    device = pick_device(device)
     torch.manual_seed(config.seed)
     model = systems.build(config.system, n_bins=config.scale.features.n_bins, n_sections=len(data.vocab.sections),
                           attribute_classes=data.vocab.attribute_classes,
                           shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames, width=config.scale.model.width)
     identity = run_identity(config, data.vocab, model.describe())
-    if config.init:
+    if config.init:  # refused here, before the run folder is written, if its network does not fit
         identity["init"] = pretrained_identity(config.init)
+        source = json.loads((Path(config.init) / "config.json").read_text())["run"]["machine"]
+        if source not in (ALL_MACHINES, config.machine):
+            print(f"asdlib train: warning: --init {config.init} was trained on {source} only, not on every machine "
+                  f"(--machine all); its trunk starts this {config.machine} run", file=sys.stderr)
+        start_from_pretrained(model, config.init, "cpu")  # a resumed run's checkpoint then replaces it
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):
             clean_stale(folder)
@@ -458,8 +501,6 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
     done = list_checkpoints(run_dir)
     first_epoch = 1
     log_rows: list[dict] = []
-    if config.init and not done:
-        start_from_pretrained(model, config.init, device)
     if done:
         state = load_checkpoint(run_dir, done[-1], device, identity)
         model.load_state_dict(state["model"])
@@ -521,8 +562,10 @@ def _diverged(run_dir, data, x, clips, epoch, step, saved) -> TrainingDiverged:
     message = f"{run_dir}: training diverged at {where}: the loss is not finite"
     if x is not None:
         bad = [str(data.clips["path"][c]) for c, ok in zip(clips, x.flatten(1).isfinite().all(1).tolist()) if not ok]
-        if bad:
-            message += f"; these input clips give NaN or infinite features: {', '.join(sorted(set(bad)))}"
+        if bad:  # features are computed only from audio checked finite: the cache was damaged since
+            message += (f"; the cached features of these input clips are NaN or infinite: {', '.join(sorted(set(bad)))} "
+                        f"(their audio was checked finite; remove the damaged cache entry "
+                        f"{' or '.join(data.features.folders)} and run again)")
     message += (f". No checkpoint of that epoch was written (the last good one is epoch {saved[-1]})" if saved
                 else ". No checkpoint was written")
     return TrainingDiverged(message + "; lower train.lr or check the data.")
@@ -538,7 +581,7 @@ def load_model(run_dir: str | Path, epoch: int | None = None, device: str | None
     from asdlib import systems
 
     run_dir = Path(run_dir)
-    meta = json.loads((run_dir / "config.json").read_text())
+    meta = read_run_config(run_dir)
     epochs = list_checkpoints(run_dir)
     if not epochs:
         raise FileNotFoundError(f"{run_dir}: no checkpoint; train it first")

@@ -11,11 +11,14 @@
 
 plus ``out/anomaly_causes.csv`` (type and severity of every anomalous test clip) and
 ``out/synth.json`` (provenance). Everything is written into a temporary sibling folder that is
-renamed to ``out`` at the end, so an interrupted run leaves no half-written data set.
+renamed to ``out`` at the end, so an interrupted run leaves no half-written data set (the temporary
+folder of a run that was killed, named after its process, is removed by the next run).
 """
 from __future__ import annotations
 
+import glob
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -25,6 +28,7 @@ import numpy as np
 import soundfile
 
 from asdlib import __version__
+from asdlib.atomic import alive, check_space, naming
 from asdlib.names import DEV_SECTIONS, DOMAINS, EVAL_SECTIONS, LABELS, MACHINES, format_eval_test_name
 from asdlib.scales import SynthSize
 from asdlib.synth.anomalies import MULTIPLIER
@@ -113,7 +117,10 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
             anonymous = folder == "eval_data" and split == "test"
             name = format_eval_test_name(section, position) if anonymous else spec.labelled_name
             audio = render(spec, seed, strength, size.clip_seconds)
-            soundfile.write(str(root / split / name), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            try:
+                soundfile.write(str(root / split / name), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            except soundfile.SoundFileError as err:  # libsndfile says "System error" for a full disk
+                raise OSError(f"{root / split / name}: cannot be written ({err}); is the disk full?") from None
             relative = f"{machine}/{split}/{name}"
             attribute_rows.append([relative] if anonymous else [relative, *_pairs(spec.attributes)])
             if anonymous:
@@ -184,7 +191,13 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
         raise ValueError(f"{out}: exists and is not an empty folder; choose a new path or remove it")
     machines = tuple(m for m in MACHINES if m in machines)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    check_space(out.parent, clip_count(size, machines) * (44 + 2 * round(size.clip_seconds * SAMPLE_RATE)),
+                "the data set's clips")
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*.partial"):  # what a killed synth left
+        pid = stale.name[len(out.name) + 2:].split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", suffix=".partial", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the data set is not
     try:
         tasks = [(folder, machine, section)
@@ -205,7 +218,9 @@ def generate(out: Path, size: SynthSize, seed: int = 0, machines=MACHINES, stren
         if out.exists():
             out.rmdir()
         tmp.rename(out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise naming(err, out) from None
         raise
     return out
