@@ -13,7 +13,18 @@
 4. projection: the hours of one MobileFaceNet run and of the whole study grid at the paper's scale on
    the real data set's clip counts, from the rates measured here (:func:`project_paper_study`).
 
-Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20] [--device cuda]``
+5. model against machine: the bare step's and the bare forward's achieved GFLOP/s (their FLOPs
+   counted by ``torch.utils.flop_counter.FlopCounterMode``: convolutions and matrix products,
+   forward and backward) against the machine's own limit, a large float32 and bfloat16
+   ``torch.matmul`` measured in the same run on the same threads (:func:`machine_limit`), with the
+   variant the study runs (:func:`study_variant`).
+
+6. ``--variants``: one training step and one embedding forward in each of :data:`VARIANTS` (eager or
+   ``torch.compile``, contiguous or channels-last, float32 or bfloat16 autocast), timed side by
+   side in one run, interleaved (:func:`time_interleaved`), the first call (compilation) apart.
+   Measurements only: the study's own path is :func:`study_variant`'s.
+
+Usage: ``python -m asdlib.bench [--scale quick] [--system disent] [--steps 20] [--device cuda] [--variants]``
 (``make bench DEVICE=cuda SCALE=paper``). Absolute figures (steps/s, chunks/s) are printed too, with
 the device, so GPU runs can be compared; ``--device cuda`` on a machine without CUDA stops with an
 error saying so, never measures the CPU instead. The bench also measures how busy
@@ -24,12 +35,15 @@ the OpenMP wait policy, which the Makefile sets to PASSIVE).
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -75,11 +89,219 @@ def sync():
         torch.cuda.synchronize()
 
 
+def count_flops(fn) -> int:
+    """FLOPs of one call of ``fn()`` as ``torch.utils.flop_counter.FlopCounterMode`` counts them
+    (convolutions and matrix products, forward and backward; element-wise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def bf16_supported(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that torch says does, or a CPU whose
+    /proc/cpuinfo flags name :data:`BF16_CPU_FLAGS` (elsewhere autocast would emulate it, slower)."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def matmul_gflops(device: str, dtype, n: int, repeats: int = 5) -> float:
+    """GFLOP/s of ``torch.matmul`` of two random ``n x n`` matrices (2 n^3 FLOPs each), best of ``repeats``
+    after one warm-up, on ``device`` at torch's current threads (float32 at torch's default precision:
+    no TF32 on CUDA)."""
+    import torch
+
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+MATMUL_SIZE = {"cpu": 2048, "cuda": 8192}
+
+
+def machine_limit(device: str, n: int | None = None, repeats: int = 5) -> dict[str, float | None]:
+    """The machine's limit for this kind of work: ``{"float32": GFLOP/s, "bfloat16": GFLOP/s or None}``
+    of :func:`matmul_gflops` (``n``: :data:`MATMUL_SIZE` of the device type); bfloat16 only where
+    :func:`bf16_supported`."""
+    import torch
+
+    n = n or MATMUL_SIZE[device]
+    return {"float32": matmul_gflops(device, torch.float32, n, repeats),
+            "bfloat16": matmul_gflops(device, torch.bfloat16, n, repeats) if bf16_supported(device) else None}
+
+
+def achieved(flops_per_call: int, calls_per_s: float, limit: dict[str, float | None]) -> dict[str, float | None]:
+    """``gflop_per_call``, ``gflop_per_s`` and, per precision of ``limit``, ``of_<precision>``: the
+    fraction of that matrix-product rate reached (None where the limit was not measured)."""
+    rate = flops_per_call * calls_per_s / 1e9
+    return {"gflop_per_call": flops_per_call / 1e9, "gflop_per_s": rate,
+            **{f"of_{name}": rate / value if value else None for name, value in limit.items()}}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a step or forward runs: compiled by inductor or eager, memory layout, precision."""
+
+    channels_last: bool = True
+    compiled: bool = False
+    bf16: bool = False
+
+    @property
+    def layout(self):
+        import torch
+
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    @property
+    def name(self) -> str:
+        return ", ".join(("compiled" if self.compiled else "eager", "channels_last" if self.channels_last
+                          else "contiguous", "bfloat16 autocast" if self.bf16 else "float32"))
+
+
+VARIANTS = (Variant(channels_last=False), Variant(), Variant(bf16=True), Variant(compiled=True),
+            Variant(compiled=True, bf16=True))
+
+
+def study_variant(device: str, embedding: bool = False) -> Variant:
+    """The variant the study runs (asdlib.train, asdlib.embed): eager, channels-last; training under
+    bfloat16 autocast on CUDA, float32 on CPU; embeddings float32 everywhere (batch norm folded)."""
+    return Variant(bf16=device == "cuda" and not embedding)
+
+
+def training_step(model, optimiser, x, labels: dict, bf16: bool = False) -> None:
+    """One step as asdlib.train's loop takes it: forward (under bfloat16 autocast if ``bf16``), the
+    loss in float32, backward, optimiser step. ``x`` (B, 1, T, F) and ``labels`` on the model's device."""
+    import torch
+
+    from asdlib.train import _float32
+
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        outputs = model(x)
+    loss, _ = model.loss(_float32(outputs), labels)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+
+
+def training_runner(model, x, labels: dict, variant: Variant, lr: float = 1e-4):
+    """A zero-argument function taking one :func:`training_step` of a private copy of ``model`` (its own
+    Adam) in ``variant`` on the batch ``x``, ``labels``; ``model`` itself is not changed."""
+    import torch
+
+    own = copy.deepcopy(model).to(memory_format=variant.layout).train()
+    optimiser = torch.optim.Adam(own.parameters(), lr=lr)
+    net = torch.compile(own) if variant.compiled else own
+    x = x.contiguous(memory_format=variant.layout)
+    return lambda: training_step(net, optimiser, x, labels, variant.bf16)
+
+
+def embedding_runner(model, variant: Variant):
+    """A function ``x (B, 1, T, F) -> {space: (B, dim)}``: the embeddings of an inference copy of ``model``
+    with batch norm folded (as :func:`asdlib.embed.embed_clips` runs it) in ``variant``, under
+    ``torch.inference_mode``; pass ``x`` in ``variant.layout``. Outputs are in the variant's precision."""
+    import torch
+
+    from asdlib.embed import fold_batch_norm
+
+    folded = fold_batch_norm(model).to(memory_format=variant.layout)
+    forward = torch.compile(folded.embeddings) if variant.compiled else folded.embeddings
+
+    def run(x):
+        with torch.inference_mode(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=variant.bf16):
+            return forward(x)
+    return run
+
+
+def time_interleaved(calls: dict, rounds: int = 3, repeats: int = 5) -> dict:
+    """``key -> (seconds of the first call, median seconds per call)``: every function of ``calls`` is
+    called once (for a compiled one: compilation included), then ``rounds`` times in turn ``repeats``
+    times each, so that a change in the machine's load touches all of them alike."""
+    first, times = {}, {name: [] for name in calls}
+    for name, fn in calls.items():
+        start = time.perf_counter()
+        fn()
+        sync()
+        first[name] = time.perf_counter() - start
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            sync()
+            times[name].append((time.perf_counter() - start) / repeats)
+    return {name: (first[name], statistics.median(times[name])) for name in calls}
+
+
+def variants_table(model, x, labels: dict, xb, device: str, rounds: int = 3, repeats: int = 5) -> str:
+    """The table of ``--variants``: a training step on the batch ``x``, ``labels`` and an embedding forward
+    on the batch ``xb`` in each of :data:`VARIANTS` (bfloat16 ones only where :func:`bf16_supported`):
+    ms per call, GFLOP/s, speed against the study's variant, the first call's seconds, and after how
+    many calls a compiled variant has paid back its compilation against the study's variant."""
+    variants = [v for v in VARIANTS if bf16_supported(device) or not v.bf16]
+    flops = count_flops(training_runner(model, x, labels, Variant()))
+    train = time_interleaved({v: training_runner(model, x, labels, v) for v in variants}, rounds, repeats)
+    runners = {v: embedding_runner(model, v) for v in variants}
+    inputs = {v: xb.contiguous(memory_format=v.layout) for v in variants}
+    embed_flops = count_flops(lambda: runners[Variant()](inputs[Variant()]))
+    embed = time_interleaved({v: (lambda v=v: runners[v](inputs[v])) for v in variants}, rounds, repeats)
+    lines = [f"  variants  : interleaved, {rounds} rounds of {repeats} calls each, median; the first call "
+             f"apart (compilation for compiled ones)"
+             + ("" if len(variants) == len(VARIANTS) else "; no bfloat16: this CPU lacks "
+                + " and ".join(BF16_CPU_FLAGS))]
+    for title, timed, n_flops, today in (
+            (f"training step, batch {len(x)}", train, flops, study_variant(device)),
+            (f"embedding forward, batch {len(xb)}", embed, embed_flops, study_variant(device, embedding=True))):
+        lines.append(f"    {title:<48} {'ms/call':>9} {'GFLOP/s':>8} {'vs study':>8} {'first call s':>12} "
+                     f"{'pays after':>10}")
+        for v, (first, seconds) in timed.items():
+            saved = timed[today][1] - seconds  # per call, against the study's variant
+            pays = "-" if not v.compiled else f"{(first - seconds) / saved:,.0f}" if saved > 0 else "never"
+            lines.append(f"    {v.name + (' (study)' if v == today else ''):<48} {seconds * 1e3:9.1f} "
+                         f"{n_flops / seconds / 1e9:8.1f} {timed[today][1] / seconds:7.2f}x {first:12.1f} {pays:>10}")
+    return "\n".join(lines)
+
+
+def gflops_lines(limit: dict, train: dict, embed: dict, device: str, batch: int, per_batch: int) -> str:
+    """Item 5 of the module docstring: the machine's limit, then the bare step's and forward's rates
+    (dicts of :func:`achieved`) and the variant the study runs them in."""
+    n = MATMUL_SIZE[device]
+    bf16 = (f"bfloat16 {limit['bfloat16']:.1f}" if limit["bfloat16"]
+            else f"bfloat16 not measured (no {' or '.join(BF16_CPU_FLAGS)})")
+    lines = [f"  limit     : torch.matmul {n} x {n} on the same threads: float32 {limit['float32']:.1f} "
+             f"GFLOP/s, {bf16}"]
+    for label, what, report, variant in (
+            ("training", f"bare step of {batch}", train, study_variant(device).name),
+            ("embedding", f"bare fwd of {per_batch}", embed,
+             study_variant(device, embedding=True).name + ", batch norm folded")):
+        shares = ", ".join(f"{100 * report[f'of_{p}']:.0f} % of {p}" for p in limit if report[f"of_{p}"])
+        lines.append(f"  {label:<10}: {what} {report['gflop_per_call']:.2f} GFLOP -> "
+                     f"{report['gflop_per_s']:.1f} GFLOP/s = {shares}; the study's variant: {variant}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from asdlib.data import index_dataset
-    from asdlib.embed import default_batch_size, embed_clips, fold_batch_norm
+    from asdlib.embed import default_batch_size, embed_clips
     from asdlib.features import load_features
     from asdlib.model import build_model
     from asdlib.scales import SynthSize, get_scale
@@ -92,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when torch sees a GPU, else the CPU")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time each of VARIANTS side by side (torch.compile: minutes on a CPU)")
     args = parser.parse_args(argv)
     scale = get_scale(args.scale)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -116,17 +340,10 @@ def main(argv: list[str] | None = None) -> int:
                             shift_sections=data.vocab.shift_sections, width=scale.model.width)
         model = model.to(device=device, memory_format=torch.channels_last)
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda"
-                    else torch.autocast("cpu", enabled=False))
         bs = settings.batch_size
 
         def step(x, labels):
-            with autocast:
-                outputs = model(x)
-            loss, _ = model.loss({k: v.float() if v.is_floating_point() else v for k, v in outputs.items()}, labels)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            training_step(model, optimiser, x, labels, study_variant(device).bf16)
 
         x0, l0 = next(b for b in data.epoch_batches(0, 0, bs, settings.chunk_frames) if len(b[0]) == bs)
         l0.pop("clip")
@@ -160,12 +377,16 @@ def main(argv: list[str] | None = None) -> int:
         xb = torch.randn(per_batch, 1, settings.chunk_frames, scale.features.n_bins, device=device)
         xb = xb.contiguous(memory_format=torch.channels_last)
 
-        folded = fold_batch_norm(model).to(device=device, memory_format=torch.channels_last)
+        embed_fn = embedding_runner(model, study_variant(device, embedding=True))  # as embed_clips runs it
 
-        def forward():  # float32 and batch norm folded, as embed_clips
-            with torch.inference_mode():
-                folded.embeddings(xb)
+        def forward():
+            embed_fn(xb)
         bare_fwd = _rate(forward, per_batch, max(2, n_chunks // per_batch), warmup=1)
+
+        limit = machine_limit(device)
+        model.train()
+        train_gflops = achieved(count_flops(lambda: step(x_mem, l_mem)), bare / bs, limit)
+        embed_gflops = achieved(count_flops(forward), bare_fwd / per_batch, limit)
 
     startup = startup_seconds()
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -175,10 +396,14 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {full / bare:.3f} (goal >= 0.8)")
     print(f"  embedding : hop-1     {embed_rate:9.1f} chunks/s | bare fwd  {bare_fwd:9.1f} chunks/s | "
           f"ratio {embed_rate / bare_fwd:.3f}")
+    print(gflops_lines(limit, train_gflops, embed_gflops, device, bs, per_batch))
     print(f"  steps     : {full / bs:.2f} training steps/s of batch {bs} (pipeline)")
     print(f"  per run   : {startup:.1f} s to start a process and import torch and asdlib")
     print(project_paper_study(full / bs, embed_rate, scale, device))
-    print(load_report(machine_before, own_before, wall_before))
+    print(load_report(machine_before, own_before, wall_before), flush=True)
+    if args.variants:  # after the report, which stands if compilation is cut short
+        print(variants_table(model, x_mem, l_mem, xb, device))
+        print(load_report(machine_before, own_before, wall_before))
     return 0
 
 

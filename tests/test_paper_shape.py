@@ -1,11 +1,13 @@
 """The paper's shapes on CPU: 10 s clips, window 2048, hop 512 (1025 bins), 32-frame chunks, the
 full-width MobileFaceNet, and the hop-1 embedding of 282 chunks per clip, through train, score and
 the evaluator's files. Only the number of clips and of epochs is small (one scored checkpoint:
-10,152 hop-1 chunks, some three minutes on two CPU threads)."""
+10,152 hop-1 chunks, some three minutes on two CPU threads). ``ASDLIB_TEST_DEVICE=cuda`` (or ``cpu``)
+runs it there and nowhere else (``scripts/gpu-check.sh``); unset, on CUDA where torch sees a GPU."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from asdlib.synth import generate
 from asdlib.train import RunConfig, load_model, train
 
 PAPER = get_scale("paper")
+DEVICE = os.environ.get("ASDLIB_TEST_DEVICE")  # None: asdlib.train.pick_device's choice
 SMALL = dataclasses.replace(PAPER.synth, train_source=2, train_target=1, test_per_domain=1, eval_test=4)
 
 
@@ -32,8 +35,8 @@ def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs") / "disent"
     config = RunConfig.create("disent", "fan", root, "paper", truth_dir=root / "eval_truth",
                               overrides=["train.epochs=2", "train.checkpoint_every=1"])
-    train(config, folder, progress=False)
-    return folder, root, score_run(folder, rules=["last"], progress=False)
+    train(config, folder, device=DEVICE, progress=False)
+    return folder, root, score_run(folder, rules=["last"], device=DEVICE, progress=False)
 
 
 def test_paper_shapes_reach_the_network(run):
