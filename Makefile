@@ -57,7 +57,7 @@ LAUNCHED  = $(LAUNCH) $(RUN) scripts/job-threads.sh
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning, so a run keeps its speed
 # when another process holds a core (measured: a 2-thread step 18x slower under load without it).
 RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(,)muzzy_decay_ms:-1) \
-      ASDLIB_CACHE=$(abspath $(CACHE)) PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) \
+      ASDLIB_CACHE=$(abspath $(CACHE)) TORCHINDUCTOR_CACHE_DIR=$(abspath $(CACHE))/inductor PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) \
       OMP_WAIT_POLICY=PASSIVE
 , := ,
 
@@ -185,9 +185,10 @@ book-html: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJA
 test-cluster: $(STAMP) $(MATHJAX)
 	scripts/test-cluster.sh
 
-# make bench [DEVICE=cuda|cpu] [SCALE=...]: quick scale by default, the paper's with DEVICE=cuda
+# make bench [DEVICE=cuda|cpu] [SCALE=...] [VARIANTS=1]: quick scale by default, the paper's with DEVICE=cuda;
+# VARIANTS=1 adds the training step and embedding timed side by side in eager, channels_last, bf16 and compiled forms
 bench: $(STAMP)
-	$(RUN) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) \
+	$(RUN) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(VARIANTS),--variants) \
 	  --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),$(if $(filter cuda,$(DEVICE)),paper,quick))
 
 # The notebooks' paired .ipynb copies (notebooks/ipynb/, what Colab opens), rewritten from the .py sources.
