@@ -131,7 +131,7 @@ display(pd.DataFrame.from_dict(rows, orient="index"))
 display(chosen.reset_index().pivot(index="row", columns="backend", values="setting")[list(SETTINGS)])
 weights = chosen_weights(scores, chosen)
 if not weights.empty:
-    display(summarise_choices(weights, n_resamples=study.evidence.n_resamples).rename_axis("Disent.Wt w_S"))
+    display(summarise_choices(weights).rename_axis("Disent.Wt w_S"))
     s4 = study.scores[study.scores["row"] == DISENT_WT].groupby(["seed", "machine"])["epoch"].first()
     used = scores[scores["row"] == DISENT_WT].groupby(["seed", "machine"])["epoch"].first()
     moved = int((used != s4.reindex(used.index)).sum())
