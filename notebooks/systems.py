@@ -135,7 +135,10 @@ else:
 # development set (dev) and the evaluation set (eval).
 
 # %% tags=["full-width"]
-from asdlib.study.departures import NORM_ROWS, as_markdown, departures, msl_pools, without_embedding_norm
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*IProgress not found.*")  # tqdm.auto without ipywidgets; no bars here
+from asdlib.study.departures import NORM_ROWS, as_markdown, departures, msl_pools, without_embedding_norm  # noqa: E402
 from asdlib.study.evidence import Evidence
 from asdlib.study.load import load_study, rules_evidence
 
