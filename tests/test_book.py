@@ -57,8 +57,8 @@ def test_tables_hold_every_system_row_beside_the_paper(book):
 
 
 def test_figures_are_embedded(book):
-    def images(page):
-        return re.findall(r'<img [^>]*src="([^"]+\.png)"', (book / page).read_text())
+    def images(page):  # the notebooks' figures (the page's own icons, such as Colab's logo, live in _static/)
+        return re.findall(r'<img [^>]*src="(_images/[^"]+\.png)"', (book / page).read_text())
     assert len(images("data.html")) == 1        # one spectrogram figure per machine
     assert len(images("embeddings.html")) == 1  # one UMAP figure per machine
     assert len(images("table2.html")) == 2      # paper against here, per machine
