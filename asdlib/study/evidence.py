@@ -63,7 +63,8 @@ class Estimate:
         """The same number with its two-sided interval at ``level`` (e.g. a family-adjusted one)."""
         if self.spread is None:
             raise ValueError("this estimate has no seed and clip variances to give another level")
-        return replace(self, low=self.spread.bounds(level)[0], high=self.spread.bounds(level)[1])
+        low, high = self.spread.bounds(level)
+        return replace(self, low=low, high=high)
 
     def p_value(self, null: float = 0.0, alternative: str = "two-sided") -> float:
         """The p-value of ``mean == null`` (:meth:`asdlib.bootstrap.SeedClipSpread.p_value`)."""
