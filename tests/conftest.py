@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile
 
@@ -70,3 +71,43 @@ def real_layout(tmp_path: Path) -> Path:
         "valve/test/section_05_0001.wav,v1pat,05,valve/test/section_05_source_test_normal_0001_v2pat_05.wav\n"
         "valve/test/section_05_0002.wav,v1pat,04,v2pat,05,valve/test/section_05_target_test_normal_0002_v1pat_04_v2pat_05.wav\n")
     return root
+
+
+def study_clips(machine: str) -> pd.DataFrame:
+    """A hand-written run's clip table: 4 train + 8 test clips per section 00-05, 2 per (domain, label)."""
+    from asdlib.names import format_clip_name
+
+    rows = []
+    for section in ("00", "01", "02", "03", "04", "05"):
+        for i in range(4):
+            rows.append({"split": "train", "section": section, "domain": "source", "label": "normal",
+                         "name": format_clip_name(section, "source", "train", "normal", i, {"x": "1"})})
+        for i, (domain, label) in enumerate([(d, y) for d in ("source", "target") for y in ("normal", "anomaly")] * 2):
+            rows.append({"split": "test", "section": section, "domain": domain, "label": label,
+                         "name": format_clip_name(section, domain, "test", label, 10 + i, {"x": "1"})})
+    return pd.DataFrame(rows).assign(machine=machine, dataset="dev_data", attributes="{}")
+
+
+def write_scored_run(study: Path, system: str, machine: str, seed: int, rules: dict, clips: pd.DataFrame) -> Path:
+    """A run folder as score_run leaves it: scored/clips.csv, and per rule and mode the official score
+    files, train_scores.csv and summary.json (``rules``: rule -> mode -> clip scores in ``clips``' order)."""
+    import json
+
+    from asdlib.metrics import write_anomaly_scores
+
+    run = study / system / machine / f"seed{seed}"
+    (run / "scored").mkdir(parents=True)
+    clips.to_csv(run / "scored" / "clips.csv", index=False)
+    for rule, modes in rules.items():
+        for mode, scores in modes.items():
+            folder = run / "results" / rule / mode
+            folder.mkdir(parents=True)
+            scored = clips.assign(score=np.asarray(scores))
+            scored[scored["split"] == "train"][["name", "section", "score"]].to_csv(
+                folder / "train_scores.csv", index=False)
+            for section, part in scored[scored["split"] == "test"].groupby("section"):
+                write_anomaly_scores(folder, machine, section, part["name"].tolist(), part["score"].to_numpy())
+            folder.joinpath("summary.json").write_text(json.dumps(
+                {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
+                 "checkpoint": {"rule": rule, "epoch": 4}}))
+    return run

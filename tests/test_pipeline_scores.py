@@ -5,56 +5,21 @@ set: the chosen rule's clip scores become the row's, and no evaluation label tak
 """
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import study_clips, write_scored_run
 from scipy.stats import hmean
 
-from asdlib.metrics import section_metrics, write_anomaly_scores
-from asdlib.names import format_clip_name
+from asdlib.metrics import section_metrics
 from asdlib.study.evidence import Evidence
 from asdlib.study.pipeline import ROWS, pipeline_scores
 from asdlib.study.rows import DISENT_WT
 from asdlib.study.runs import collect_scores
 
-SECTIONS = ("00", "01", "02", "03", "04", "05")
 CAT, ARCFACE = "Disent.Cat (S3)", "Sec_ArcFace"
-
-
-def _clips(machine):
-    """4 train + 8 test clips per section: 2 per (domain, label)."""
-    rows = []
-    for section in SECTIONS:
-        for i in range(4):
-            rows.append({"split": "train", "section": section, "domain": "source", "label": "normal",
-                         "name": format_clip_name(section, "source", "train", "normal", i, {"x": "1"})})
-        for i, (domain, label) in enumerate([(d, y) for d in ("source", "target") for y in ("normal", "anomaly")] * 2):
-            rows.append({"split": "test", "section": section, "domain": domain, "label": label,
-                         "name": format_clip_name(section, domain, "test", label, 10 + i, {"x": "1"})})
-    return pd.DataFrame(rows).assign(machine=machine, dataset="dev_data", attributes="{}")
-
-
-def write_run(study, system, machine, seed, rules: dict, clips):
-    """A run folder as score_run leaves it: scored/clips.csv, and per rule and mode the official score
-    files, train_scores.csv and summary.json (``rules``: rule -> mode -> clip scores)."""
-    run = study / system / machine / f"seed{seed}"
-    (run / "scored").mkdir(parents=True)
-    clips.to_csv(run / "scored" / "clips.csv", index=False)
-    for rule, modes in rules.items():
-        for mode, scores in modes.items():
-            folder = run / "results" / rule / mode
-            folder.mkdir(parents=True)
-            scored = clips.assign(score=np.asarray(scores))
-            scored[scored["split"] == "train"][["name", "section", "score"]].to_csv(
-                folder / "train_scores.csv", index=False)
-            for section, part in scored[scored["split"] == "test"].groupby("section"):
-                write_anomaly_scores(folder, machine, section, part["name"].tolist(), part["score"].to_numpy())
-            folder.joinpath("summary.json").write_text(json.dumps(
-                {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
-                 "checkpoint": {"rule": rule, "epoch": 4}}))
 
 
 def write_study(study, averaged_helps_disent: bool):
@@ -66,7 +31,7 @@ def write_study(study, averaged_helps_disent: bool):
     rng = np.random.default_rng(0)
     good_dev, good_eval = (5.0, 0.0), (1.0, 5.0)  # anomaly offsets (dev, eval); noise sd 1
     for machine in ("fan", "valve"):
-        clips = _clips(machine)
+        clips = study_clips(machine)
         anomalous = (clips["label"] == "anomaly").to_numpy()
         dev = (clips["section"].astype(int) < 3).to_numpy()
 
@@ -77,9 +42,9 @@ def write_study(study, averaged_helps_disent: bool):
             arcface = {"last": good_dev, "average2": good_eval}
             if not averaged_helps_disent:
                 disent, arcface = arcface, disent
-            write_run(study, "disent", machine, seed,
+            write_scored_run(study, "disent", machine, seed,
                       {rule: {mode: scores(o) for mode in ("cat", "sec", "att")} for rule, o in disent.items()}, clips)
-            write_run(study, "sec_arcface", machine, seed,
+            write_scored_run(study, "sec_arcface", machine, seed,
                       {rule: {"section": scores(o)} for rule, o in arcface.items()}, clips)
     return study
 

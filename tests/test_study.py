@@ -1,16 +1,15 @@
 """Tables 2-4, intervals and claims are built from the runs' files exactly as the paper and the book define them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import study_clips, write_scored_run
 from scipy.stats import hmean
 
-from asdlib.metrics import section_metrics, write_anomaly_scores
-from asdlib.names import format_clip_name
+from asdlib.metrics import section_metrics
 from asdlib.study.evidence import Evidence, table2, table3
 from asdlib.study.load import load_study
 from asdlib.study.paper import beside, paper_against_here, paper_msl_consistency, paper_numbers
@@ -18,39 +17,6 @@ from asdlib.study.rows import MSL
 from asdlib.study.runs import collect_scores
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("00", "01", "02", "03", "04", "05")
-
-
-def _clips(machine):
-    """4 train + 8 test clips per section: 2 per (domain, label)."""
-    rows = []
-    for section in SECTIONS:
-        for i in range(4):
-            rows.append({"split": "train", "section": section, "domain": "source", "label": "normal",
-                         "name": format_clip_name(section, "source", "train", "normal", i, {"x": "1"})})
-        for i, (domain, label) in enumerate([(d, y) for d in ("source", "target") for y in ("normal", "anomaly")] * 2):
-            rows.append({"split": "test", "section": section, "domain": domain, "label": label,
-                         "name": format_clip_name(section, domain, "test", label, 10 + i, {"x": "1"})})
-    return pd.DataFrame(rows).assign(machine=machine, dataset="dev_data", attributes="{}")
-
-
-def write_run(study, system, machine, seed, modes: dict, clips):
-    """A run folder as score_run leaves it: scored/clips.csv, and per mode the official score files,
-    train_scores.csv and summary.json."""
-    run = study / system / machine / f"seed{seed}"
-    (run / "scored").mkdir(parents=True)
-    clips.to_csv(run / "scored" / "clips.csv", index=False)
-    for mode, scores in modes.items():
-        folder = run / "results" / "last" / mode
-        folder.mkdir(parents=True)
-        scored = clips.assign(score=np.asarray(scores))
-        train = scored[scored["split"] == "train"]
-        train[["name", "section", "score"]].to_csv(folder / "train_scores.csv", index=False)
-        for section, part in scored[scored["split"] == "test"].groupby("section"):
-            write_anomaly_scores(folder, machine, section, part["name"].tolist(), part["score"].to_numpy())
-        folder.joinpath("summary.json").write_text(json.dumps(
-            {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
-             "checkpoint": {"rule": "last", "epoch": 4}}))
 
 
 @pytest.fixture
@@ -58,13 +24,13 @@ def study(tmp_path):
     """fan and valve, two seeds; Disent.Cat separates anomalies better than MTL, Disent.Sec in between."""
     rng = np.random.default_rng(0)
     for machine in ("fan", "valve"):
-        clips = _clips(machine)
+        clips = study_clips(machine)
         anomalous = (clips["label"] == "anomaly").to_numpy()
         for seed in (0, 1):
             def noisy(strength):
                 return strength * anomalous + rng.normal(size=len(clips))
-            write_run(tmp_path, "disent", machine, seed, {"cat": noisy(2.0), "sec": noisy(1.0)}, clips)
-            write_run(tmp_path, "mtl", machine, seed, {"mtl": noisy(0.5)}, clips)
+            write_scored_run(tmp_path, "disent", machine, seed, {"last": {"cat": noisy(2.0), "sec": noisy(1.0)}}, clips)
+            write_scored_run(tmp_path, "mtl", machine, seed, {"last": {"mtl": noisy(0.5)}}, clips)
     return tmp_path
 
 
