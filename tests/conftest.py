@@ -111,3 +111,15 @@ def write_scored_run(study: Path, system: str, machine: str, seed: int, rules: d
                 {"system": system, "mode": mode, "machine": machine, "config": {"seed": seed},
                  "checkpoint": {"rule": rule, "epoch": 4}}))
     return run
+
+
+def flip_eval_labels(truth: Path, out: Path) -> Path:
+    """A copy at ``out`` of the evaluator's folder ``truth`` with every evaluation label flipped (normal
+    <-> anomaly): what a choice made on the development set only must not notice."""
+    import shutil
+
+    shutil.copytree(truth, out)
+    for path in (out / "ground_truth_data").glob("*.csv"):
+        rows = [line.rsplit(",", 1) for line in path.read_text().splitlines()]
+        path.write_text("".join(f"{name},{1 - int(flag)}\n" for name, flag in rows))
+    return out

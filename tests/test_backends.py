@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flip_eval_labels
 
 from asdlib.inference import CHECKPOINT_RULES, embeddings_path, score_run
 from asdlib.scales import get_scale
@@ -64,21 +65,13 @@ def test_choose_settings_takes_the_best_on_dev_and_chosen_scores_keeps_its_clips
 # --------------------------------------------------------------------------------------------
 # A small real study
 # --------------------------------------------------------------------------------------------
-def _flip_eval_labels(truth, out):
-    shutil.copytree(truth, out)
-    for path in (out / "ground_truth_data").glob("*.csv"):
-        rows = [line.rsplit(",", 1) for line in path.read_text().splitlines()]
-        path.write_text("".join(f"{name},{1 - int(flag)}\n" for name, flag in rows))
-    return out
-
-
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
     """Study folder -> rule -> (loaded study, backend scores): with the true labels ("true") and with
     every evaluation label flipped ("flipped"); and the folders."""
     tmp = tmp_path_factory.mktemp("backends")
     root = generate(tmp / "data", get_scale("smoke").synth, seed=0, machines=("fan",), strength=2.0, progress=False)
-    flipped = _flip_eval_labels(root / "eval_truth", tmp / "flipped_truth")
+    flipped = flip_eval_labels(root / "eval_truth", tmp / "flipped_truth")
     folders = {"true": tmp / "true", "flipped": tmp / "flipped"}
     for seed in SEEDS:
         config = RunConfig.create("disent", "fan", root, "smoke", seed=seed, truth_dir=root / "eval_truth",

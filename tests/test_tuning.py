@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flip_eval_labels
 
 from asdlib.inference import CHECKPOINT_RULES, embeddings_path, score_run, scored_path
 from asdlib.scales import get_scale
@@ -24,20 +25,12 @@ from asdlib.train import RunConfig, train
 SYSTEMS = ("disent", "sec_softmax", "anp")
 
 
-def _flip_eval_labels(truth, out):
-    shutil.copytree(truth, out)
-    for path in (out / "ground_truth_data").glob("*.csv"):
-        rows = [line.rsplit(",", 1) for line in path.read_text().splitlines()]
-        path.write_text("".join(f"{name},{1 - int(flag)}\n" for name, flag in rows))
-    return out
-
-
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
     """(study with the true labels, the same runs scored with every eval label flipped, data root)."""
     tmp = tmp_path_factory.mktemp("tuning")
     root = generate(tmp / "data", get_scale("smoke").synth, seed=0, machines=("fan",), strength=2.0, progress=False)
-    flipped = _flip_eval_labels(root / "eval_truth", tmp / "flipped_truth")
+    flipped = flip_eval_labels(root / "eval_truth", tmp / "flipped_truth")
     true_study, flipped_study = tmp / "true", tmp / "flipped"
     for system in SYSTEMS:
         for seed in (0, 1):
