@@ -27,12 +27,12 @@ ANOMALY_TYPES: dict[str, tuple[str, ...]] = {
 
 # Per-machine difficulty: multiplies every knob of the machine (1 = the tuned default).
 MULTIPLIER: dict[str, float] = {
-    "ToyCar": 1.3,
+    "ToyCar": 1.5,
     "ToyTrain": 1.3,
-    "bearing": 1.6,
+    "bearing": 2.4,
     "fan": 1.5,
-    "gearbox": 1.2,
-    "slider": 1.0,
+    "gearbox": 1.3,
+    "slider": 1.3,
     "valve": 1.2,
 }
 

@@ -1,7 +1,7 @@
 """Transfer functions: microphone position, housing, panels (the design: :mod:`asdlib.synth`).
 
 A transfer function is 2-3 resonances (gain bumps on a log-frequency axis), a low-pass and a short
-echo. Every section has one (its microphone set-up); the attributes ``mic``, ``loc`` and ``panel``
+echo. Every machine type has one (its microphone set-up, shared by its sections); the attributes ``mic``, ``loc`` and ``panel``
 add one per value, seeded by (seed, machine, key, value) so that a value sounds the same in the dev
 and eval sections of a machine. Toy cars and trains also use :func:`draw_body` for their bodies.
 """
@@ -59,9 +59,10 @@ def draw_body(rng: np.random.Generator) -> Transfer:
                     widths_oct=tuple(rng.uniform(0.2, 0.5, 2)), gains_db=tuple(rng.uniform(4, 10, 2)))
 
 
-def clip_transfers(seed: int, machine: str, section: str, attributes: dict[str, str]) -> list[Transfer]:
-    """The section's transfer plus one per channel attribute (``mic``, ``loc``, ``panel``) of a clip."""
-    out = [draw_transfer(stream(seed, "channel", machine, section))]
+def clip_transfers(seed: int, machine: str, attributes: dict[str, str]) -> list[Transfer]:
+    """The machine type's transfer (one set-up for all its sections) plus one per channel attribute
+    (``mic``, ``loc``, ``panel``) of a clip."""
+    out = [draw_transfer(stream(seed, "channel", machine))]
     for key in CHANNEL_KEYS:
         if key in attributes:
             out.append(draw_transfer(stream(seed, "channel", machine, key, attributes[key])))

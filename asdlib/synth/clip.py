@@ -1,8 +1,8 @@
 """One synthetic clip: what it is (:class:`ClipSpec`) and how its audio is made (:func:`render`).
 
 Audio = gain x transfer(source + background at the clip's SNR), quantised to 16-bit PCM, where the
-source is the machine model of ``asdlib.synth.sources`` with the section's seeded base parameters,
-the background follows ``asdlib.synth.noise`` and the transfer ``asdlib.synth.channel``
+source is the machine model of ``asdlib.synth.sources`` with the section's base parameters (one
+unit of its machine type's product: :func:`section_base`), the background follows ``asdlib.synth.noise`` and the transfer ``asdlib.synth.channel``
 (the design: :mod:`asdlib.synth`). Every random draw comes from a stream named by
 (seed, machine, section, split, domain, label, index), so a clip's bytes do not depend on any other clip.
 """
@@ -43,9 +43,39 @@ class ClipSpec:
         return (self.machine, self.section, self.split, self.domain, self.label, self.index)
 
 
-def section_level(seed: int, machine: str, section: str) -> float:
-    """Output gain of a section (recording level), 0.04-0.08 of full scale per unit source RMS."""
-    return float(stream(seed, "level", machine, section).uniform(0.04, 0.08))
+# A section is one unit of its machine type's product: the type's base parameters, each continuous
+# one scaled by exp(N(0, UNIT_SD)), about four times the clips' own speed jitter (1.2 %). Settings that
+# attributes override (mains frequency, default voltage, load, speed, pattern) and counts (blades,
+# teeth, balls, poles) are the product's, shared by every unit.
+UNIT_SD = 0.05
+SETTINGS = frozenset({"mains", "volt", "wt", "vel", "ac", "pat"})
+
+
+def unit_of(base: dict, rng: np.random.Generator, sd: float = UNIT_SD) -> dict:
+    """One unit of the product ``base``: every float parameter not in :data:`SETTINGS` times
+    exp(N(0, sd)) (nested parameter sets, e.g. a valve's two solenoids, likewise)."""
+    out = {}
+    for key, value in base.items():
+        if isinstance(value, dict):
+            out[key] = unit_of(value, rng, sd)
+        elif isinstance(value, float) and key not in SETTINGS:
+            out[key] = value * float(np.exp(rng.normal(0.0, sd)))
+        else:
+            out[key] = value
+    return out
+
+
+def section_base(seed: int, machine: str, section: str) -> dict:
+    """The base parameters of a machine section: its type's product (seeded by machine) as one unit
+    (seeded by section), see :func:`unit_of`."""
+    base_of, _ = MODELS[machine]
+    return unit_of(base_of(stream(seed, "base", machine)), stream(seed, "unit", machine, section))
+
+
+def machine_level(seed: int, machine: str) -> float:
+    """Output gain of a machine type's recordings, 0.04-0.08 of full scale per unit source RMS (the
+    same set-up for every section)."""
+    return float(stream(seed, "level", machine).uniform(0.04, 0.08))
 
 
 def fault_of(spec: ClipSpec, seed: int, strength: float) -> Fault | None:
@@ -71,16 +101,16 @@ def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int =
 def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``."""
     n = int(round(seconds * sr))
-    base_of, model = MODELS[spec.machine]
-    base = base_of(stream(seed, "base", spec.machine, spec.section))
+    model = MODELS[spec.machine][1]
+    base = section_base(seed, spec.machine, spec.section)
     rng = stream(seed, "clip", *spec.stream_keys())
     ctx = Context(rng=rng, n=n, sr=sr, fault=fault,
                   lookup=lambda key, value: stream(seed, "value", spec.machine, key, value))
     source = model(base, spec.attributes, ctx)
-    background, snr_db = noise.clip_noise(seed, spec.machine, spec.section, spec.attributes)
+    background, snr_db = noise.clip_noise(seed, spec.machine, spec.attributes)
     bed = noise.render_noise(background, rng, n, sr)
     snr_db += rng.normal(0.0, 0.5)
     mix = source + bed * signals.rms(source) * 10 ** (-snr_db / 20)
-    mix = channel.apply(mix, channel.clip_transfers(seed, spec.machine, spec.section, spec.attributes), sr)
-    gain = section_level(seed, spec.machine, spec.section) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
+    mix = channel.apply(mix, channel.clip_transfers(seed, spec.machine, spec.attributes), sr)
+    gain = machine_level(seed, spec.machine) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
     return np.clip(np.round(mix * gain * 32767), -32768, 32767).astype(np.int16)

@@ -6,8 +6,8 @@ what SNR, follows its attributes:
 
 * ``f-n``, ``m-n``, ``noise``: the value picks a model seeded by (seed, machine, key, value), mixed at
   that value's SNR (3-9 dB);
-* ``n-lv`` L1..L4: the section's own model at 9/6/3/0 dB;
-* otherwise: the section's own model at the section's SNR (6-12 dB).
+* ``n-lv`` L1..L4: the machine type's own model (its plant, shared by its sections) at 9/6/3/0 dB;
+* otherwise: the machine type's own model at its SNR (6-12 dB).
 """
 from __future__ import annotations
 
@@ -52,13 +52,13 @@ def draw_noise(rng: np.random.Generator, machine_noise: bool = False, snr_range=
         snr_db=float(rng.uniform(*snr_range)))
 
 
-def clip_noise(seed: int, machine: str, section: str, attributes: dict[str, str]) -> tuple[NoiseModel, float]:
+def clip_noise(seed: int, machine: str, attributes: dict[str, str]) -> tuple[NoiseModel, float]:
     """The noise model of a clip and the SNR (dB) at which it is mixed, following its attributes."""
     for key in NOISE_KEYS:
         if key in attributes:
             model = draw_noise(stream(seed, "noise", machine, key, attributes[key]), machine_noise=key == "m-n")
             return model, model.snr_db
-    model = draw_noise(stream(seed, "noise", machine, section), snr_range=(6.0, 12.0))
+    model = draw_noise(stream(seed, "noise", machine), snr_range=(6.0, 12.0))
     if "n-lv" in attributes:
         return model, LEVEL_SNR_DB[attributes["n-lv"]]
     return model, model.snr_db

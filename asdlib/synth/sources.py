@@ -82,13 +82,13 @@ def fan_base(rng: np.random.Generator) -> dict:
     return dict(blades=int(rng.integers(4, 9)), rot=rng.uniform(18, 32), tone=rng.uniform(0.3, 0.6),
                 decay=rng.uniform(0.3, 0.7), side=rng.uniform(0.03, 0.06), air_hz=rng.uniform(600, 2500),
                 air_oct=rng.uniform(1.0, 1.8), air_am=rng.uniform(0.15, 0.35), hum=rng.uniform(0.03, 0.1),
-                mains=float(rng.choice([50.0, 60.0])))
+                mains=float(rng.choice([50.0, 60.0])), whine_hz=rng.uniform(2500, 5000))
 
 
 def fan(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     """A fan. Faults: wing damage (rotation-order sidebands, AM at rotation rate), unbalance (1x
     harmonic, AM at rotation rate), clogging (less airflow, faster and tonal), over-voltage (faster,
-    louder hum)."""
+    louder hum, a winding whine in bursts)."""
     rng = ctx.rng
     wing, unb, clog, volt = (ctx.knob(k) for k in ("wing_damage", "unbalance", "clogging", "over_voltage"))
     speed = _speed(rng) * (1 + 0.015 * volt + 0.004 * clog)
@@ -105,6 +105,9 @@ def fan(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     x += (1 - 0.05 * clog) * _speed(rng, 0.03) * air * am
     hum = base["hum"] * (1 + 0.3 * volt) * _jitter(rng, 2)
     x += signals.tones(signals.phase(2 * base["mains"], ctx.n, ctx.sr), [1, 2], hum, _phases(rng, 2))
+    if volt:  # over-voltage: the overdriven motor's windings whine, in bursts as the load varies
+        whine = np.sin(signals.phase(_drifting(ctx, base["whine_hz"], 0.01, 3.0), ctx.n, ctx.sr))
+        x += 0.6 * base["tone"] * volt * whine * np.clip(signals.wobble(rng, ctx.n, ctx.sr, 8.0), 0, None)
     return x * (1 + 0.25 * unb * np.sin(phi + rng.uniform(0, TWO_PI)))
 
 
@@ -134,22 +137,27 @@ def gearbox(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     speed = _speed(rng) * (volt / 2.0) ** 0.9 * (1 - 0.08 * load) * (1 - 0.015 * load_fault + 0.018 * volt_fault)
     phi = signals.phase(_drifting(ctx, base["shaft"] * speed), ctx.n, ctx.sr)
     k = np.arange(1, 5)
-    mesh = base["tone"] * np.exp(-base["decay"] * (k - 1)) * (1 + 0.6 * load) * (1 + 0.16 * load_fault)
+    mesh = base["tone"] * np.exp(-base["decay"] * (k - 1)) * (1 + 0.6 * load)
     orders = [teeth * k]
     amps = [mesh * _jitter(rng, 4)]
     for offset, rel in ((-1, 1.0), (1, 1.0), (-2, 0.5), (2, 0.5)):
         orders.append(teeth * k + offset)
-        amps.append(mesh * base["side"] * rel * (1 + 1.0 * damage) * _jitter(rng, 4, 0.25))
+        amps.append(mesh * base["side"] * rel * (1 + 0.3 * damage) * _jitter(rng, 4, 0.25))
     motor_orders = base["ratio"] * base["poles"] * np.array([1, 2])
     orders.append(motor_orders)
-    amps.append(base["motor"] * (1 + 0.4 * volt_fault) * _jitter(rng, 2))
+    amps.append(base["motor"] * _jitter(rng, 2))
     orders, amps = np.concatenate(orders), np.concatenate(amps)
     x = signals.tones(phi, orders, amps, _phases(rng, orders.size))
+    if load_fault:  # overload: the load surges, and the mesh with it
+        x *= 1 + 0.8 * load_fault * np.clip(signals.wobble(rng, ctx.n, ctx.sr, 4.0), 0, None)
+    if volt_fault:  # over-voltage: the motor's whine surges in bursts
+        surge = np.clip(signals.wobble(rng, ctx.n, ctx.sr, 6.0), 0, None)
+        x += surge * signals.tones(phi, motor_orders * 3, 3.0 * base["motor"] * volt_fault * np.ones(2), _phases(rng, 2))
     casing = _band(ctx, casing_hz, base["casing_oct"]) * (1 + 0.5 * np.sin(teeth * phi))
-    x += base["casing"] * (1 + 0.3 * load) * (1 + 0.16 * load_fault) * _speed(rng, 0.03) * casing
+    x += base["casing"] * (1 + 0.3 * load) * _speed(rng, 0.03) * casing
     turns = _jittered(ctx, signals.crossings(phi, ctx.sr, offset=rng.uniform(0, TWO_PI)), 0.0005)
     kernel = signals.ring(casing_hz, 0.004, ctx.sr, rng, roughness=0.3)
-    x += signals.strike(turns, 2.0 * damage * base["tone"], kernel, ctx.n, ctx.sr)
+    x += signals.strike(turns, 1.5 * damage * base["tone"], kernel, ctx.n, ctx.sr)
     return x
 
 
@@ -199,6 +207,8 @@ def bearing(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
             amps = 1.0 * size * level * rng.lognormal(0, 0.3, times.size)
             if kind == "inner_race_damage":  # the defect turns with the shaft: load zone modulation
                 amps *= 0.6 * (1 + np.cos(TWO_PI * fr * times))
+            elif kind == "ball_damage":  # the ball travels with the cage through the load zone
+                amps *= 0.6 * (1 + np.cos(TWO_PI * fr * (1 - r) / 2 * times))
             x += signals.strike(times, amps, kernel, ctx.n, ctx.sr)
     return x
 
@@ -235,7 +245,7 @@ def slider(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     tau = (t + start) % half
     knots = [0, base["dwell"], base["dwell"] + t_acc, half - t_acc, half]
     v = np.interp(tau, knots, [0, 0, vel, vel, 0])
-    v *= 1 + 0.03 * belt * np.sin(TWO_PI * 11.0 * t + rng.uniform(0, TWO_PI))
+    v *= 1 + 0.08 * belt * np.sin(TWO_PI * 11.0 * t + rng.uniform(0, TWO_PI))
     moving = v / vel
     phi = signals.phase(base["hz_per_vel"] * v, ctx.n, ctx.sr)
     k = np.arange(1, 5)
@@ -249,11 +259,13 @@ def slider(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     kernel = signals.ring(base["click_hz"], base["click_decay"], ctx.sr, rng, roughness=0.3)
     x += signals.strike(_jittered(ctx, stops, 0.002), base["click"] * rng.lognormal(0, 0.2, stops.size),
                         kernel, ctx.n, ctx.sr)
-    passes = np.arange(half - start - rng.uniform(0.3, 0.7) * t_move, ctx.seconds, half)
-    x += signals.strike(passes, 1.2 * rail * base["click"], signals.ring(base["click_hz"] * 1.7, 0.003, ctx.sr),
-                        ctx.n, ctx.sr)
+    if rail:  # two dents in the rail: a click each time the carriage passes one
+        passes = np.concatenate([np.arange(half - start - f * t_move, ctx.seconds, half)
+                                 for f in rng.uniform(0.2, 0.8, 2)])
+        x += signals.strike(passes, 3.0 * rail * base["click"], signals.ring(base["click_hz"] * 1.7, 0.003, ctx.sr),
+                            ctx.n, ctx.sr)
     rattles = rng.uniform(0, ctx.seconds, rng.poisson(15 * ctx.seconds))
-    x += signals.strike(rattles, 0.15 * belt * base["click"] * np.interp(rattles, t, moving),
+    x += signals.strike(rattles, 0.5 * belt * base["click"] * np.interp(rattles, t, moving),
                         signals.ring(base["click_hz"] * 0.6, 0.003, ctx.sr), ctx.n, ctx.sr)
     return x
 
@@ -292,12 +304,18 @@ def _valve(v: dict, pattern: tuple, ctx: Context) -> np.ndarray:
     size = v["click"] * rng.lognormal(0, 0.15, on.size)
     x = signals.strike(on, size, kernel, ctx.n, ctx.sr)
     x += signals.strike(off, v["close"] * size, kernel, ctx.n, ctx.sr)
-    delay = rng.uniform(0.005, 0.015)   # contamination: the plunger bounces once
-    x += signals.strike(np.concatenate([on, off]) + delay, 0.4 * bounce * np.concatenate([size, v["close"] * size]),
+    delay = rng.uniform(0.012, 0.03)   # contamination: the plunger bounces once
+    x += signals.strike(np.concatenate([on, off]) + delay, 0.8 * bounce * np.concatenate([size, v["close"] * size]),
                         kernel, ctx.n, ctx.sr)
+    if stick:  # a sticking plunger judders before it closes: a few small clicks
+        chatter = (off[:, None] - rng.uniform(0.01, 0.06, (off.size, 3))).ravel()
+        x += signals.strike(chatter, 0.5 * stick * v["click"] * rng.lognormal(0, 0.3, chatter.size), kernel, ctx.n, ctx.sr)
     flow = signals.gate(on, off, ctx.n, ctx.sr)
     hiss = v["hiss"] * _speed(rng, 0.03) * (flow * (1 - 0.08 * leak) + 0.04 * leak * (1 - flow))
-    return x + hiss * _band(ctx, v["hiss_hz"], v["hiss_oct"])
+    x += hiss * _band(ctx, v["hiss_hz"], v["hiss_oct"])
+    if leak:  # a leaking seat whistles while the valve is closed
+        x += 0.06 * leak * v["hiss"] * (1 - flow) * _band(ctx, 0.6 * v["hiss_hz"], 0.08)
+    return x
 
 
 def valve(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
@@ -330,7 +348,7 @@ def toycar(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     car = ctx.lookup("car", attributes["car"])
     ratio, tyre, body = car.uniform(12, 30), car.uniform(0.7, 1.4), channel.draw_body(car)
     volts = float(attributes["spd"].rstrip("V"))
-    fm = base["hz_per_volt"] * volts * _speed(rng) * (1 - 0.02 * melted)
+    fm = base["hz_per_volt"] * volts * _speed(rng) * (1 - 0.01 * melted)
     phi = signals.phase(_drifting(ctx, fm, 0.003, 2.0), ctx.n, ctx.sr)
     k = np.arange(1, 7)
     motor = base["tone"] * np.exp(-base["decay"] * (k - 1)) * np.where(k % base["poles"] == 0, 2.0, 1.0)
@@ -340,8 +358,8 @@ def toycar(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
     amps = np.concatenate([motor * _jitter(rng, 6), base["mesh"] * np.array([1, 0.5]) * _jitter(rng, 2),
                            side * _jitter(rng, 2, 0.3)])
     x = signals.tones(phi, orders, amps, _phases(rng, orders.size))
-    x += 0.3 * melted * base["mesh"] * _band(ctx, p * fm, 0.3)
     wheel_phi = w * phi + rng.uniform(0, TWO_PI)
+    x += 0.4 * melted * base["mesh"] * _band(ctx, p * fm, 0.3) * (0.5 + 0.5 * np.cos(wheel_phi)) ** 4  # once a turn
     rumble = _band(ctx, base["rumble_hz"], 1.0, tilt=1.0) * (1 + 0.3 * np.sin(wheel_phi))
     x += base["rumble"] * tyre * _speed(rng, 0.03) * rumble
     turns = signals.crossings(wheel_phi, ctx.sr)
@@ -356,10 +374,10 @@ def toycar(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray:
 # ToyTrain: motor tone, rolling noise, rail-joint click trains (one click per axle)
 # ---------------------------------------------------------------------------------------------
 def toytrain_base(rng: np.random.Generator) -> dict:
-    """Motor 18-30 Hz per ``spd`` step, joints every 0.25-0.6 s at spd 8, rail click 1.5-4 kHz, 5-9 joints a lap."""
+    """Motor 18-30 Hz per ``spd`` step, joints every 0.25-0.6 s at spd 8, rail click 1.5-4 kHz, 2-4 joints a lap."""
     return dict(hz_per_step=rng.uniform(18, 30), tone=rng.uniform(0.3, 0.5), decay=rng.uniform(0.3, 0.7),
                 whine=int(rng.integers(8, 16)), joint_s=rng.uniform(0.25, 0.6), click_hz=rng.uniform(1500, 4000),
-                click_decay=rng.uniform(0.003, 0.008), click=rng.uniform(4, 8), lap=int(rng.integers(5, 10)),
+                click_decay=rng.uniform(0.003, 0.008), click=rng.uniform(4, 8), lap=int(rng.integers(2, 5)),
                 roll_hz=rng.uniform(500, 2000), roll=rng.uniform(0.2, 0.5), wheel_turns=rng.uniform(1.5, 3.0))
 
 
@@ -395,7 +413,7 @@ def toytrain(base: dict, attributes: dict[str, str], ctx: Context) -> np.ndarray
     x += signals.strike(_jittered(ctx, times, 0.001), sizes, kernel, ctx.n, ctx.sr)
     x += signals.strike(joints[loud > 1] + 0.004, 0.5 * base["click"] * (loud[loud > 1] - 1), kernel, ctx.n, ctx.sr)
     wheel = signals.crossings(phi / (base["hz_per_step"] * 8 * base["joint_s"] / base["wheel_turns"]), ctx.sr)
-    x += signals.strike(wheel, 0.4 * flat * base["click"], signals.ring(300.0, 0.008, ctx.sr), ctx.n, ctx.sr)
+    x += signals.strike(wheel, 0.8 * flat * base["click"], signals.ring(300.0, 0.008, ctx.sr), ctx.n, ctx.sr)
     rattle = rng.uniform(0, ctx.seconds, rng.poisson(20 * ctx.seconds))
     x += signals.strike(rattle, 0.3 * broken * base["click"], signals.ring(base["click_hz"] * 0.5, 0.002, ctx.sr),
                         ctx.n, ctx.sr)
