@@ -24,7 +24,8 @@ from asdlib.scales import SynthSize, get_scale
 from asdlib.synth import generate
 from asdlib.synth.anomalies import ANOMALY_TYPES, SEVERITY_RANGE, Fault
 from asdlib.synth.attributes import section_design
-from asdlib.synth.clip import audio, render
+from asdlib.synth import ladder
+from asdlib.synth.clip import SETTINGS, UNIT_SD, audio, render, section_base
 from asdlib.synth.writer import clip_count, plan_section
 
 SEED = 3
@@ -408,11 +409,12 @@ def _cv_accuracy(x: np.ndarray, y: np.ndarray) -> float:
 
 @pytest.mark.parametrize("machine", MACHINES)
 def test_sections_and_attributes_are_learnable(baseline, machine):
-    """The surrogate tasks: sections, and each attribute key's values, are classifiable from simple features."""
+    """The surrogate tasks: sections (units of one product: learnable, not given away, see the ladder
+    tests below), and each attribute key's values, are classifiable from simple features."""
     parts = [baseline[(machine, s)] for s in DEV_SECTIONS]
     x = np.concatenate([p["train"] for p in parts])
     y = np.concatenate([[s] * len(p["train"]) for s, p in zip(DEV_SECTIONS, parts)])
-    assert _cv_accuracy(x, y) > 0.95
+    assert _cv_accuracy(x, y) > 1 / 3 + 0.25
     for part in parts:
         x = np.concatenate([part["train"], part["normal"]])
         specs = part["train_specs"] + part["normal_specs"]
@@ -424,3 +426,45 @@ def test_sections_and_attributes_are_learnable(baseline, machine):
             if classes < 2:
                 continue
             assert _cv_accuracy(x[keep], values[keep]) > 1 / classes + 0.25, (machine, key)
+
+
+# ---- the calibration ladder (asdlib.synth.ladder) at the smoke scale ------------------------------
+@pytest.fixture(scope="module")
+def ladders():
+    """The ladder of a smoke-scale calibration set (60 dev test clips per section), at strength 1 and 0."""
+    smoke = get_scale("smoke")
+    return {strength: ladder.ladder(ladder.calibration_set(smoke.synth, smoke.features, test_per_domain=15,
+                                                           strength=strength, workers=2))
+            for strength in (1.0, 0.0)}
+
+
+def test_average_spectrum_does_not_name_the_section(ladders):
+    """Sections share their type's physics, level, channel and noise: the average spectrum's nearest
+    centroid is far from perfect (it was 0.93-1.00 on four machines when every section was drawn apart)."""
+    probe = ladders[1.0]["section_probe"].drop("all")
+    assert probe.mean() < 0.8 and probe.max() < 0.95, probe.to_dict()
+
+
+def test_supervised_ceiling_leaves_room_above_the_floor(ladders):
+    """The faults are in the features (a supervised classifier finds them) but not in the average
+    spectrum (the no-learning floor stays near chance)."""
+    table = ladders[1.0].drop("all")
+    assert table["ceiling"].mean() > 0.75 and table["ceiling"].min() > 0.65, table["ceiling"].to_dict()
+    assert (table["ceiling"] - table["floor"]).mean() > 0.2, table.to_dict()
+    assert ladders[1.0].loc["all", "floor"] < 0.62
+
+
+def test_supervised_ceiling_is_chance_without_faults(ladders):
+    """At strength 0 anomalous clips are normal clips: the ceiling itself must fall to chance (the
+    instrument can fail)."""
+    ceiling = ladders[0.0]["ceiling"].drop("all")
+    assert abs(ceiling.mean() - 0.5) < 0.08 and ceiling.max() < 0.65, ceiling.to_dict()
+
+
+def test_sections_are_units_of_one_product():
+    """Two sections' base parameters differ by the unit perturbation only; settings and counts are shared."""
+    a, b = section_base(SEED, "gearbox", "00"), section_base(SEED, "gearbox", "04")
+    assert a["teeth"] == b["teeth"] and a["volt"] == b["volt"] and a["poles"] == b["poles"]
+    ratios = np.array([a[k] / b[k] for k in a if isinstance(a[k], float) and k not in SETTINGS])
+    assert np.all(np.abs(np.log(ratios)) < 8 * UNIT_SD) and np.any(ratios != 1), ratios
+    assert section_base(SEED, "gearbox", "00") == a   # seeded: the same unit every time
