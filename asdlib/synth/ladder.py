@@ -167,21 +167,41 @@ def frame_stats(parts: list[SectionClips]) -> float:
 def ceiling(parts: list[SectionClips]) -> float:
     """Mean over sections of the cross-validated ROC AUC of a supervised normal-vs-anomalous classifier
     (standardised frame statistics, logistic regression with C = :data:`CEILING_C`, 5 folds)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
+
+    return float(np.mean([roc_auc_score(p.anomalous[p.split == "test"], _out_of_fold(p)) for p in parts]))
+
+
+def _out_of_fold(part: SectionClips) -> np.ndarray:
+    """The ceiling's out-of-fold decision scores of a section's test clips (5 stratified folds)."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    aucs = []
-    for p in parts:
-        test = p.split == "test"
-        x, y = p.stats[test], p.anomalous[test].astype(int)
-        folds = StratifiedKFold(5, shuffle=True, random_state=0)
-        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=CEILING_C, max_iter=5000))
-        scores = cross_val_predict(classifier, x, y, cv=folds, method="decision_function")
-        aucs.append(roc_auc_score(y, scores))
-    return float(np.mean(aucs))
+    test = part.split == "test"
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=CEILING_C, max_iter=5000))
+    return cross_val_predict(classifier, part.stats[test], part.anomalous[test].astype(int),
+                             cv=StratifiedKFold(5, shuffle=True, random_state=0), method="decision_function")
+
+
+def by_fault(clips: list[SectionClips]) -> pd.DataFrame:
+    """Per machine and fault type, the floor's and the ceiling's ROC AUC of that type's clips against
+    the normal test clips (mean over sections): which faults the average spectrum gives away."""
+    from sklearn.metrics import roc_auc_score
+
+    centres = {m: np.concatenate([p.mean[p.split == "train"] for p in clips if p.machine == m]).mean(axis=0)
+               for m in {p.machine for p in clips}}
+    rows = []
+    for part in clips:
+        test = part.split == "test"
+        kind, floor_scores, ceiling_scores = part.kind[test], _nn_distance(part, centres[part.machine]), _out_of_fold(part)
+        for fault in sorted(set(kind) - {""}):
+            keep = (kind == "") | (kind == fault)
+            y = kind[keep] == fault
+            rows.append({"machine": part.machine, "fault": fault, "floor": roc_auc_score(y, floor_scores[keep]),
+                         "ceiling": roc_auc_score(y, ceiling_scores[keep])})
+    return pd.DataFrame(rows).groupby(["machine", "fault"])[["floor", "ceiling"]].mean()
 
 
 INSTRUMENTS = {"section_probe": section_probe, "floor": floor, "frame_stats": frame_stats, "ceiling": ceiling}
