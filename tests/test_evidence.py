@@ -172,3 +172,19 @@ def test_a_claim_whose_rows_cover_other_sections_is_not_in_this_build():
     row = table.loc["Sec_Softmax − AE Baseline, hmean (dev)"]
     assert row["verdict"].startswith("not in this build (the two rows were scored on different sections")
     assert row["Holm p"] == "-"
+
+
+def test_room_table_sets_the_systems_beside_the_ladder():
+    from asdlib.study.room import LADDER_ROWS, room_table
+
+    scores = _two_row_scores()
+    evidence = Evidence(scores, n_resamples=50)
+    steps = pd.DataFrame({"section_probe": [0.6, 0.5, 0.55], "floor": [0.52, 0.48, 0.5],
+                          "frame_stats": [0.61, 0.7, 0.65], "ceiling": [0.9, 0.86, 0.88]},
+                         index=pd.Index(["fan", "valve", "all"], name="machine"))
+    table = room_table(evidence, steps, ["B", "A", "not run"])
+    assert list(table.columns) == ["fan", "valve", "all"]
+    assert list(table.index) == [*LADDER_ROWS.values(), "B", "A"]   # the rows asked for, in that order
+    assert table.loc[LADDER_ROWS["ceiling"], "valve"] == "86.0"
+    assert table.loc["A", "fan"] == evidence.cell("A", "dev", ["fan"]).text()
+    assert table.loc["A", "all"] == evidence.cell("A", "dev").text() != table.loc["A", "fan"]
