@@ -233,13 +233,10 @@ import torch
 device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
 display(Markdown(f"Machine: {cpu_name()}, {os.cpu_count()} cores, {device}; Python {platform.python_version()}, "
                  f"PyTorch {torch.__version__}."))
-durations = []
-for nb in sorted(Path(study_dir).glob("*/*.ipynb")):
-    meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
-    if meta.get("duration") is not None:
-        durations.append({"system": nb.parent.name, "machine": nb.stem, "seconds": meta["duration"]})
-if durations:
-    runs = pd.DataFrame(durations)
+from asdlib.study.runs import run_durations
+
+runs = run_durations(study_dir)
+if len(runs):
     per_system = runs.pivot_table(index="system", columns="machine", values="seconds").round(1)
     per_system["total"] = per_system.sum(axis=1)
     display(per_system)

@@ -141,11 +141,12 @@ warnings.filterwarnings("ignore", message=".*IProgress not found.*")  # tqdm.aut
 from asdlib.study.departures import NORM_ROWS, as_markdown, departures, msl_pools, without_embedding_norm  # noqa: E402
 from asdlib.study.evidence import Evidence
 from asdlib.study.load import load_study, rules_evidence
+from asdlib.study.runs import run_durations
 
 study = load_study(study_dir, checkpoint)
 unnormed = without_embedding_norm(study_dir, checkpoint)
 norm = (Evidence(pd.concat([study.scores[study.scores["row"].isin(NORM_ROWS.values())], unnormed], ignore_index=True),
                  study.evidence.n_resamples) if len(unnormed) else None)
 table = departures(study.evidence, rules_evidence(study_dir, study.evidence.n_resamples), summary, checkpoint,
-                   msl_pools(study.scores, study.evidence.n_resamples), norm)
+                   msl_pools(study.scores, study.evidence.n_resamples), norm, run_durations(study_dir))
 display(Markdown(as_markdown(table)))

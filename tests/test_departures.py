@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -26,3 +27,18 @@ def test_the_embedding_norm_is_undone_on_pooled_embeddings(pooling):
     undone = undo_embedding_norm(pool(after).numpy()[None], model.state_dict(), pooling)
     np.testing.assert_allclose(undone[0], pool(before).numpy(), rtol=1e-4, atol=1e-5)
     assert not np.allclose(pool(after).numpy(), pool(before).numpy(), atol=1e-2)
+
+
+def test_the_budget_row_quotes_the_run_notebooks_wall_times():
+    from asdlib.study.coverage import REGIMES, simulated_scores
+    from asdlib.study.departures import departures
+    from asdlib.study.evidence import Evidence
+
+    evidence = Evidence(simulated_scores(np.random.default_rng(0), REGIMES[1], 2, ("fan",), 5), n_resamples=20)
+    empty = pd.DataFrame(columns=["shift_acc", "shift_chance_acc", "section_acc"])
+    durations = pd.DataFrame({"system": ["ae", "ae", "disent"], "machine": ["fan", "valve", "fan"],
+                              "seconds": [100.0, 120.0, 185.0]})
+    row = departures(evidence, None, empty, "last", durations=durations).set_index("departure").loc["training budget"]
+    assert "ae 110 s, disent 185 s" in row["measured here"]
+    without = departures(evidence, None, empty, "last").set_index("departure").loc["training budget"]
+    assert without["measured here"].startswith("not in this build")

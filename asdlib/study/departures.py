@@ -108,14 +108,16 @@ def without_embedding_norm(study_dir: str | Path, rule: str = "last") -> pd.Data
 
 
 def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFrame, rule: str,
-               pools: Evidence | None = None, norm: Evidence | None = None) -> pd.DataFrame:
+               pools: Evidence | None = None, norm: Evidence | None = None,
+               durations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every place where asdlib departs from the paper or from the DCASE 2022 baselines, why, and what
     this build's runs measured of it (paired differences with 95 % intervals, in points).
 
     ``evidence``: the study under the tables' rule; ``rules``: an Evidence holding each single system
     under both rules (rows ``X`` and ``X [best dev]``, :func:`asdlib.study.evidence.with_both_rules`), or None;
     ``adversary``: :func:`adversary_summary`; ``pools``: :func:`msl_pools`; ``norm``: an Evidence of
-    :data:`NORM_ROWS` with and without the embedding norm (:func:`without_embedding_norm`); or None."""
+    :data:`NORM_ROWS` with and without the embedding norm (:func:`without_embedding_norm`); or None;
+    ``durations``: the run notebooks' wall times (:func:`asdlib.study.runs.run_durations`), or None."""
     def paired(a, b):
         return (f"dev {evidence.difference(a, b, 'dev').text(sign=True)}, "
                 f"eval {evidence.difference(a, b, 'eval').text(sign=True)}")
@@ -149,6 +151,13 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
         f"{r}: dev {norm.difference(f'{r}, no embedding norm', r, 'dev').text(sign=True)}, eval "
         f"{norm.difference(f'{r}, no embedding norm', r, 'eval').text(sign=True)}" for r in norm_rows)
         if norm_rows else "not in this build (no disent or mtl run with saved embeddings)")
+    if durations is not None and len(durations):
+        per_run = durations.groupby("system")["seconds"].mean()
+        measured["budget"] = ("wall time of one run notebook (every seed of a system on one machine), mean over "
+                              "machines: " + ", ".join(f"{s} {v:.0f} s" for s, v in per_run.sort_values().items())
+                              + "; the effect of training longer is not measured in this build")
+    else:
+        measured["budget"] = "not in this build (no executed run notebooks)"
     table = [
         ("data", "the real DCASE 2022 Task 2 audio",
          "a synthetic stand-in with the real layout, names, attributes and evaluator files (`asdlib synth`)",
@@ -197,6 +206,13 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
          "one model per machine for all six sections; random windows or patches per epoch; at the `quick` "
          "scale fewer epochs, and for MN fewer mel bands and width 0.25",
          "the CPU budget", "not measured"),
+        ("training budget", "MobileFaceNet: up to 300 epochs (about 56,000 steps of 32 chunks: 6,000 training clips per machine); "
+         "AE: 100 epochs; MobileNetV2: 20 epochs",
+         "`quick`, per seed: MobileFaceNet 8 epochs, 80 steps of 32 chunks (2,400 chunks); AE 30 epochs, about "
+         "1,130 steps of 512 windows; MobileNetV2 6 epochs, about 230 steps of 32 patches; ANP 10 epochs, 380 steps of 64",
+         "the quick study must build in 75 minutes on 2 cores; the budgets are not equal in steps or examples, "
+         "and are compared in wall time",
+         measured["budget"]),
         ("features", "'STFT magnitude'", "log of the STFT magnitude, floor 1e-8",
          "the paper does not name the compression", "not measured"),
         ("decision threshold", "gamma fit to the training clips' nearest-neighbour scores (leave-one-out)",

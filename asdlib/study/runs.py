@@ -108,6 +108,17 @@ def run_embeddings(run: str | Path, rule: str, mode: str) -> tuple[dict[str, np.
 # --------------------------------------------------------------------------------------------
 # A small study for notebooks run on their own (Colab)
 # --------------------------------------------------------------------------------------------
+def run_durations(study_dir: str | Path) -> pd.DataFrame:
+    """The wall time of every executed run notebook of a study (papermill's record): columns system,
+    machine, seconds; empty when the study was run another way."""
+    rows = []
+    for nb in sorted(Path(study_dir).glob("*/*.ipynb")):
+        meta = json.loads(nb.read_text(encoding="utf-8")).get("metadata", {}).get("papermill", {})
+        if meta.get("duration") is not None:
+            rows.append({"system": nb.parent.name, "machine": nb.stem, "seconds": float(meta["duration"])})
+    return pd.DataFrame(rows, columns=["system", "machine", "seconds"])
+
+
 def run_small_study(folder: str | Path, systems=("disent", "mtl"), machines=("fan",), scale: str = "smoke",
                     seeds=(0,)) -> tuple[str, str, str]:
     """Generate a synthetic set and train + score ``systems`` on ``machines`` under ``folder``.
