@@ -53,7 +53,13 @@ JEMALLOC := /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 # stale runs, and a run killed at its time limit resumes from its last checkpoint at the next make.
 # Inside a job the threads come from the allocation (scripts/job-threads.sh), not from this host.
 LAUNCH   ?=
-LAUNCHED  = $(LAUNCH) $(RUN) scripts/job-threads.sh
+# The study's training path on a CPU (asdlib.speed): COMPILE=1 compiles the MobileFaceNet trunk (its
+# first compilation, some 3 minutes, is kept in $(CACHE)/inductor for every later run), BF16=1 runs the
+# forward pass under bfloat16 autocast where the CPU has avx512_bf16 or AMX. COMPILE=0 BF16=0: eager float32.
+COMPILE  ?= 1
+BF16     ?= 1
+SPEED     = ASDLIB_COMPILE=$(COMPILE) ASDLIB_BF16=$(BF16)
+LAUNCHED  = $(LAUNCH) $(RUN) $(SPEED) scripts/job-threads.sh
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning, so a run keeps its speed
 # when another process holds a core (measured: a 2-thread step 18x slower under load without it).
 RUN = env $(if $(wildcard $(JEMALLOC)),LD_PRELOAD=$(JEMALLOC) MALLOC_CONF=dirty_decay_ms:-1$(,)muzzy_decay_ms:-1) \
@@ -188,7 +194,7 @@ test-cluster: $(STAMP) $(MATHJAX)
 # make bench [DEVICE=cuda|cpu] [SCALE=...] [VARIANTS=1]: quick scale by default, the paper's with DEVICE=cuda;
 # VARIANTS=1 adds the training step and embedding timed side by side in eager, channels_last, bf16 and compiled forms
 bench: $(STAMP)
-	$(RUN) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(VARIANTS),--variants) \
+	$(RUN) $(SPEED) $(PY) -m asdlib.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(VARIANTS),--variants) \
 	  --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),$(if $(filter cuda,$(DEVICE)),paper,quick))
 
 # The notebooks' paired .ipynb copies (notebooks/ipynb/, what Colab opens), rewritten from the .py sources.

@@ -46,6 +46,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from asdlib.speed import BF16_CPU_FLAGS, TrainingPath, bf16_supported, training_path
+
 
 def _rate(fn, n_chunks_per_call: int, calls: int, warmup: int = 2) -> float:
     for _ in range(warmup):
@@ -97,23 +99,6 @@ def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
-
-
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def bf16_supported(device: str) -> bool:
-    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that torch says does, or a CPU whose
-    /proc/cpuinfo flags name :data:`BF16_CPU_FLAGS` (elsewhere autocast would emulate it, slower)."""
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return False
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
 def matmul_gflops(device: str, dtype, n: int, repeats: int = 5) -> float:
@@ -181,9 +166,13 @@ VARIANTS = (Variant(channels_last=False), Variant(), Variant(bf16=True), Variant
 
 
 def study_variant(device: str, embedding: bool = False) -> Variant:
-    """The variant the study runs (asdlib.train, asdlib.embed): eager, channels-last; training under
-    bfloat16 autocast on CUDA, float32 on CPU; embeddings float32 everywhere (batch norm folded)."""
-    return Variant(bf16=device == "cuda" and not embedding)
+    """The variant the study runs (asdlib.train, asdlib.embed), channels-last: training on the path
+    :func:`asdlib.speed.training_path` names under this process's environment (``make book`` sets
+    ``ASDLIB_COMPILE`` and ``ASDLIB_BF16``); embeddings eager float32 everywhere (batch norm folded)."""
+    if embedding:
+        return Variant()
+    path = training_path(device)
+    return Variant(compiled=path.compiled, bf16=path.precision == "bfloat16")
 
 
 def training_step(model, optimiser, x, labels: dict, bf16: bool = False) -> None:
@@ -208,9 +197,10 @@ def training_runner(model, x, labels: dict, variant: Variant, lr: float = 1e-4):
 
     own = copy.deepcopy(model).to(memory_format=variant.layout).train()
     optimiser = torch.optim.Adam(own.parameters(), lr=lr)
-    net = torch.compile(own) if variant.compiled else own
+    if variant.compiled:  # as the study compiles it: the trunk, in place (asdlib.speed)
+        TrainingPath(compiled=True).prepare(own)
     x = x.contiguous(memory_format=variant.layout)
-    return lambda: training_step(net, optimiser, x, labels, variant.bf16)
+    return lambda: training_step(own, optimiser, x, labels, variant.bf16)
 
 
 def embedding_runner(model, variant: Variant):

@@ -18,7 +18,6 @@ holds only tensors and plain values, and is read as such (:func:`load_checkpoint
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import pickle
@@ -39,6 +38,7 @@ from asdlib.data import AttributeVocab, index_dataset
 from asdlib.features import FeatureStore, concat_stores, load_features
 from asdlib.names import MACHINES
 from asdlib.scales import Scale, get_scale
+from asdlib.speed import training_path
 from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
@@ -309,8 +309,9 @@ def read_run_config(run_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def prepare_run(run_dir: Path, identity: dict) -> None:
-    """Write ``config.json``, or check that an existing run folder (its ``config.json``, or where that was
+def prepare_run(run_dir: Path, identity: dict, training: dict | None = None) -> None:
+    """Write ``config.json`` (with the code version and, given ``training``, the training path of
+    :mod:`asdlib.speed`), or check that an existing run folder (its ``config.json``, or where that was
     lost its checkpoints) holds the same configuration."""
     path = Path(run_dir) / "config.json"
     if path.is_file() or list_checkpoints(run_dir):
@@ -321,7 +322,8 @@ def prepare_run(run_dir: Path, identity: dict) -> None:
                              f"({config_differences(have, identity, 'there', 'here')}); "
                              "choose another --out, or remove the folder to start afresh")
         return
-    write_atomic(path, json.dumps({**identity, "code": code_version()}, indent=2))
+    code = {**code_version(), **({"training": training} if training is not None else {})}
+    write_atomic(path, json.dumps({**identity, "code": code}, indent=2))
 
 
 def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = None) -> dict:
@@ -450,7 +452,9 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     """Train ``config.system`` on ``config.machine`` into ``run_dir``, resuming if it holds checkpoints.
 
     Returns the path of the last checkpoint. ``on_epoch_end(epoch, stats)`` is called after every
-    epoch (e.g. for notebooks). Training on CUDA uses bfloat16 autocast; on CPU, channels_last.
+    epoch (e.g. for notebooks). Training uses channels_last; on CUDA bfloat16 autocast; on a CPU the
+    path :func:`asdlib.speed.training_path` names (eager float32 unless ``ASDLIB_COMPILE`` or
+    ``ASDLIB_BF16`` is set).
     """
     import torch
     from tqdm.auto import tqdm
@@ -487,16 +491,17 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     with exclusive(run_dir):
         for folder in (run_dir, run_dir / "checkpoints"):
             clean_stale(folder)
-        prepare_run(run_dir, identity)
-        return _train_loop(config, run_dir, data, model, identity, device, progress, on_epoch_end)
+        path = training_path(device)
+        prepare_run(run_dir, identity, path.as_dict())
+        return _train_loop(config, run_dir, data, model, identity, device, path, progress, on_epoch_end)
 
 
-def _train_loop(config, run_dir, data, model, identity, device, progress, on_epoch_end) -> Path:
+def _train_loop(config, run_dir, data, model, identity, device, path, progress, on_epoch_end) -> Path:
     import torch
     from tqdm.auto import tqdm
 
     settings = config.scale.train
-    model = model.to(device=device, memory_format=torch.channels_last)
+    model = path.prepare(model.to(device=device, memory_format=torch.channels_last))
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     done = list_checkpoints(run_dir)
     first_epoch = 1
@@ -510,7 +515,7 @@ def _train_loop(config, run_dir, data, model, identity, device, progress, on_epo
     if first_epoch > settings.epochs:
         return checkpoint_path(run_dir, done[-1])
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
+    autocast = path.autocast(device)
     n_batches = -(-len(data.clips) * settings.chunks_per_clip // settings.batch_size)
     saved_epochs = set(checkpoint_epochs(settings))
     bar = tqdm(total=(settings.epochs - first_epoch + 1) * n_batches, disable=not progress,
