@@ -85,6 +85,43 @@ study_dir, data_root, truth_dir, machines = ensure_study(study_dir, data_root, t
                                                          systems=("disent", "adversarial", "sec_softmax"))
 
 # %% [markdown]
+# ## How far each system trained
+#
+# Left: the section classifier's accuracy on the training batches per epoch (mean over machines
+# and seeds), for each MobileFaceNet system. Right: the development-set official score of each
+# scored checkpoint (mean over machines and seeds), for each row of Table 2 that a run gives. A
+# section accuracy still rising, or a dev score still rising at the last checkpoint, says that
+# these runs stopped before the surrogate task or the detector saturated: the quick scale's budget
+# (the departures table), not the method, may set their level. The dev score per checkpoint is on the
+# same clips as Table 2: it shows a trend, not a choice.
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from asdlib.study.curves import dev_score_by_checkpoint, section_accuracy
+from asdlib.study.curves import summary as curve_summary
+
+accuracy, by_checkpoint = section_accuracy(study_dir), dev_score_by_checkpoint(study_dir)
+if len(accuracy):
+    acc, dev_curve = curve_summary(accuracy, by_checkpoint)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
+    for system, values in acc.iterrows():
+        left.plot(values.index, values.to_numpy(), marker=".", lw=1, label=system)
+    left.set(xlabel="epoch", ylabel="section accuracy (training batches)", ylim=(0, 1.02))
+    left.legend(fontsize=7)
+    for row, values in dev_curve.iterrows():
+        right.plot(values.dropna().index, 100 * values.dropna().to_numpy(), marker="o", lw=1, label=row)
+    right.set(xlabel="checkpoint epoch", ylabel="dev official score (%)")
+    right.axhline(50, color="grey", lw=0.6, ls=":")
+    right.legend(fontsize=7, ncol=2)
+    plt.show()
+    display(Markdown(f"Last epoch's section accuracy, mean over machines and seeds: "
+                     + ", ".join(f"{s} {v:.2f}" for s, v in acc.iloc[:, -1].items()) + "."))
+else:
+    display(Markdown("No MobileFaceNet training log in this build."))
+
+# %% [markdown]
 # ## The adversary in this build
 #
 # Per machine, over the training epochs (one line per seed): the section classifier's accuracy, and the adversary's

@@ -136,3 +136,30 @@ def test_kendall_tau_of_the_overall_scores():
     assert list(both.index) == ["A", "B", "C"] and tau == pytest.approx(1.0)
     both, tau, _ = paper_against_here(-here, paper)
     assert tau == pytest.approx(-1.0)
+
+
+def test_training_curves_read_the_logs_and_score_every_checkpoint_on_dev(tmp_path):
+    from asdlib.metrics import official_score
+    from asdlib.study.curves import dev_score_by_checkpoint, section_accuracy, summary
+
+    clips = study_clips("fan")
+    anomalous = (clips["label"] == "anomaly").to_numpy()
+    rng = np.random.default_rng(1)
+    for seed in (0, 1):
+        run = write_scored_run(tmp_path, "disent", "fan", seed, {"last": {"cat": anomalous + 0.0}}, clips)
+        pd.DataFrame({"epoch": [1, 2, 3, 4], "loss": 1.0, "section_acc": [0.2, 0.4, 0.6, 0.8 + 0.1 * seed]}).to_csv(
+            run / "train_log.csv", index=False)
+        early, late = rng.normal(size=len(clips)), anomalous + 0.1 * rng.normal(size=len(clips))
+        np.savez(run / "scored" / "epoch_scores.npz", epochs=np.array([2, 4]), cat=np.stack([early, late]),
+                 **{"att:x": np.stack([early, late])})   # a mode no row of the tables has: left out
+    accuracy, scores = section_accuracy(tmp_path), dev_score_by_checkpoint(tmp_path)
+    assert len(accuracy) == 8 and set(scores["row"]) == {"Disent.Cat (S3)"} and len(scores) == 4
+    dev = clips[(clips["split"] == "test") & (clips["section"].astype(int) < 3)]
+    late_seed1 = np.load(tmp_path / "disent/fan/seed1/scored/epoch_scores.npz")["cat"][1]
+    expected = official_score([section_metrics((p["label"] == "anomaly").astype(int), late_seed1[p.index], p["domain"])
+                               for _, p in dev.groupby("section")])
+    got = scores[(scores["seed"] == 1) & (scores["epoch"] == 4)]["official"].item()
+    assert got == pytest.approx(expected) and got > 0.9   # the late checkpoint separates the anomalies
+    acc, by_checkpoint = summary(accuracy, scores)
+    assert acc.loc["disent", 4] == pytest.approx(0.85) and list(by_checkpoint.columns) == [2, 4]
+    assert by_checkpoint.loc["Disent.Cat (S3)", 4] > by_checkpoint.loc["Disent.Cat (S3)", 2]

@@ -208,7 +208,7 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
          "the CPU budget", "not measured"),
         ("training budget", "MobileFaceNet: up to 300 epochs (about 56,000 steps of 32 chunks: 6,000 training clips per machine); "
          "AE: 100 epochs; MobileNetV2: 20 epochs",
-         "`quick`, per seed: MobileFaceNet 8 epochs, 80 steps of 32 chunks (2,400 chunks); AE 30 epochs, about "
+         "`quick`, per seed: MobileFaceNet 12 epochs, 120 steps of 32 chunks (3,600 chunks); AE 30 epochs, about "
          "1,130 steps of 512 windows; MobileNetV2 6 epochs, about 230 steps of 32 patches; ANP 10 epochs, 380 steps of 64",
          "the quick study must build in 75 minutes on 2 cores; the budgets are not equal in steps or examples, "
          "and are compared in wall time",
