@@ -197,7 +197,8 @@ def _score(args) -> int:
             dev = f"dev hmean {s['dev']['hmean']:.4f}" if s["dev"] else "dev: no labels"
             ev = f"eval hmean {s['eval']['hmean']:.4f}" if s["eval"] else "eval: no labels"
             print(f"{s['system']} {rule:>8} {mode:>12}  epoch {s['checkpoint']['epoch']:>4}  {dev}  {ev}")
-    folders = [str(results_path(args.run_dir, rule, mode)) for rule, modes in summaries.items() for mode in modes]
+    folders = [str(results_path(args.run_dir, rule, mode, s["backend"])) for rule, modes in summaries.items()
+               for mode, s in modes.items()]
     print(f"asdlib score: wrote {', '.join(folders)}")
     return 0
 

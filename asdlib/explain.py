@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.inference import embeddings_path, scored_path
+from asdlib.inference import embeddings_path, results_path, scored_path
 from asdlib.names import parse_clip_name
 from asdlib.scoring import nn_cosine_distance
 
@@ -86,7 +86,7 @@ def clip_table(run_dir: str | Path, rule: str = "last", mode: str = "cat") -> pd
     system = json.loads((run_dir / "config.json").read_text())["run"]["system"]
     if system not in ("disent", "mtl"):
         raise ValueError(f"{run_dir}: explanations need a disent run (or mtl, for comparison), not {system}")
-    path = run_dir / "results" / rule / mode / "summary.json"
+    path = results_path(run_dir, rule, mode) / "summary.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; score the run first (asdlib score {run_dir} --checkpoint {rule})")
     summary = json.loads(path.read_text())

@@ -31,11 +31,17 @@ so it never mixes the files of two scorings; the run folder is locked while it i
     RUN_DIR/scored/epoch_scores.npz           per mode: (n_checkpoints, n_clips) scores; "epochs"
     RUN_DIR/scored/embeddings/epoch_NNNN.npz  pooled embeddings of every clip, for each chosen checkpoint
     RUN_DIR/results/<rule>/<mode>/            anomaly_score_*, decision_result_*, train_scores.csv, summary.json
+    RUN_DIR/results-<backend>/...             the same for a backend other than the nearest neighbour
+                                              (``--backend knn``), with its own epoch_scores.npz
+
+A rescoring without eval labels (no ``--truth``) keeps the eval metrics an earlier scoring with them
+wrote when it scores every eval clip the same; otherwise it drops them and warns.
 """
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -135,9 +141,25 @@ def scored_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "scored"
 
 
-def results_path(run_dir: str | Path, rule: str, mode: str) -> Path:
-    """The folder of a run's official files and ``summary.json`` for one checkpoint rule and inference mode."""
-    return Path(run_dir) / "results" / rule / mode.replace(":", "-")
+def results_root(run_dir: str | Path, backend: str = "nn") -> Path:
+    """Where a scoring backend's results live: ``results/`` for the paper's nearest neighbour (Eq. 4)
+    and for the direct systems (``backend`` "direct"), ``results-<backend>/`` for another backend, so
+    that the results of different backends stand side by side."""
+    return Path(run_dir) / ("results" if backend in ("nn", "direct") else f"results-{backend}")
+
+
+def results_path(run_dir: str | Path, rule: str, mode: str, backend: str = "nn") -> Path:
+    """The folder of a run's official files and ``summary.json`` for one checkpoint rule, inference
+    mode and backend (:func:`results_root`)."""
+    return results_root(run_dir, backend) / rule / mode.replace(":", "-")
+
+
+def epoch_scores_path(run_dir: str | Path, backend: str = "nn") -> Path:
+    """The per-checkpoint scores of a backend: ``scored/epoch_scores.npz`` for the nearest neighbour
+    (and the direct systems), ``results-<backend>/epoch_scores.npz`` for another."""
+    if backend in ("nn", "direct"):
+        return scored_path(run_dir) / "epoch_scores.npz"
+    return results_root(run_dir, backend) / "epoch_scores.npz"
 
 
 def embeddings_path(run_dir: str | Path, epoch: int | str) -> Path:
@@ -195,8 +217,8 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     from asdlib.data import AttributeVocab
     from asdlib.embed import default_pooling
 
-    results = run_dir / "results"
-    for folder in [run_dir, results, *results.glob("*")]:  # staging folders a killed scoring of any rule left
+    results = [run_dir / "results", *run_dir.glob("results-*")]
+    for folder in [run_dir, *results, *(f for r in results for f in r.glob("*"))]:  # a killed scoring's staging
         clean_stale(folder)
     meta = read_run_config(run_dir)
     config = RunConfig.from_dict(meta["run"])
@@ -230,6 +252,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         raise ValueError(f"{run_dir}: checkpoint rule 'best_dev' needs labelled development test clips "
                          f"(dev_data/{machine}/test under {data_root})")
     direct = systems.is_direct(config.system)
+    scorer = "direct" if direct else backend   # where the results go (results_root)
     pooling = "mean" if direct else default_pooling(machine)
     vocab = AttributeVocab.from_dict(meta["vocab"])
     codes = np.array([vocab.encode_section(s) if s in vocab.sections else -1 for s in sections])
@@ -282,9 +305,20 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         for i, epoch in enumerate(needed):
             rows[i, test_idx], rows[i, train_idx] = per_epoch[epoch, mode]
         all_scores[mode] = rows
+    per_checkpoint = {"epochs": np.array(needed), **all_scores}
+    own = epoch_scores_path(run_dir, scorer)
     with staged_folder(scored_path(run_dir)) as folder:
         write_atomic(folder / "clips.csv", table.to_csv(index=False))
-        _save_npz(folder / "epoch_scores.npz", {"epochs": np.array(needed), **all_scores})
+        if own.parent == scored_path(run_dir):
+            _save_npz(folder / own.name, per_checkpoint)
+        else:  # another backend: the nearest neighbour's scores stay, this backend's go to its own folder
+            if (scored_path(run_dir) / own.name).is_file():
+                shutil.copy2(scored_path(run_dir) / own.name, folder / own.name)
+            for old in sorted((scored_path(run_dir) / "embeddings").glob("*.npz")):  # the epochs its rules chose
+                (folder / "embeddings").mkdir(exist_ok=True)
+                shutil.copy2(old, folder / "embeddings" / old.name)
+            own.parent.mkdir(parents=True, exist_ok=True)
+            _save_npz(own, per_checkpoint)
         for epoch in sorted({e for picks in chosen.values() for e in picks.values()}, key=str):
             _save_npz(folder / embeddings_path(run_dir, epoch).relative_to(scored_path(run_dir)),
                       {k: v.astype(np.float32) for k, v in outputs[epoch].items()})
@@ -306,14 +340,15 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             if rule in averaged_epochs:
                 selection.update(averaged=averaged_epochs[rule], batch_norm="recomputed on one random chunk of "
                                  "every training clip (torch.optim.swa_utils.update_bn)")
-            with staged_folder(results_path(run_dir, rule, mode)) as folder:
+            target = results_path(run_dir, rule, mode, scorer)
+            rows = _kept_metrics(target, machine, test, scores, eval_sections, labelled_section_metrics(test, scores))
+            with staged_folder(target) as folder:
                 _write_official_files(folder, machine, test, scores, thresholds)
                 train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
                 write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
-                rows = labelled_section_metrics(test, scores)
                 summary = {
                     "system": config.system, "mode": mode, "machine": machine,
-                    "backend": "direct" if direct else backend,
+                    "backend": scorer,
                     "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
                     "pooling": pooling, "checkpoint": selection, "thresholds": thresholds,
                     "percentile": decision_percentile(machine),
@@ -323,6 +358,35 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                 write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
             summaries.setdefault(rule, {})[mode] = summary
     return summaries
+
+
+def _kept_metrics(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray, eval_sections,
+                  rows: list[dict]) -> list[dict]:
+    """``rows`` (this scoring's per-section metrics) with the eval sections' metrics of the summary
+    already in ``folder`` added back when this scoring had no eval labels and scored every eval clip
+    exactly as that one did (a rescoring without ``--truth`` keeps what a scoring with it measured);
+    when the scores differ, the old metrics are dropped and a warning says so."""
+    from asdlib.metrics import anomaly_score_file_name, read_score_csv
+
+    labelled = {r["section"] for r in rows}
+    missing = [s for s in eval_sections if s not in labelled]
+    old = folder / "summary.json"
+    if not missing or not old.is_file():
+        return rows
+    kept = [r for r in json.loads(old.read_text()).get("sections", []) if r["section"] in missing]
+    if not kept:
+        return rows
+    for section in {r["section"] for r in kept}:
+        part = test[test["section"] == section]
+        try:
+            before = read_score_csv(folder / anomaly_score_file_name(machine, section))
+        except (OSError, ValueError):
+            before = {}
+        if [before.get(n) for n in part["name"]] != [float(v) for v in scores[part.index.to_numpy()]]:
+            print(f"asdlib score: warning: {folder}: the eval metrics of the earlier scoring were dropped: this "
+                  f"scoring had no eval labels (no --truth) and scored section {section} otherwise", file=sys.stderr)
+            return rows
+    return sorted(rows + kept, key=lambda r: r["section"])
 
 
 def _training_chunks(features, train_idx, settings, device):

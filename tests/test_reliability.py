@@ -99,6 +99,40 @@ def test_a_killed_rescore_keeps_the_previous_set_whole(trained, tmp_path, cache,
         score_run(run, backend="knn", cache_dir=cache, progress=False)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert json.loads((folder / "summary.json").read_text())["backend"] == "nn"
+    assert not (run / "results-knn" / "last" / "section").exists()   # nor half of the killed set
+
+
+def test_backends_keep_their_results_side_by_side(trained, root, tmp_path, cache):
+    run = copy_run(trained, tmp_path)
+    score_run(run, cache_dir=cache, progress=False)
+    nn_scores = (run / "scored" / "epoch_scores.npz").read_bytes()
+    nn_summary = (run / "results" / "last" / "section" / "summary.json").read_text()
+    score_run(run, backend="knn", cache_dir=cache, progress=False)
+    assert (run / "results" / "last" / "section" / "summary.json").read_text() == nn_summary
+    assert (run / "scored" / "epoch_scores.npz").read_bytes() == nn_scores   # the study reads these
+    knn = json.loads((run / "results-knn" / "last" / "section" / "summary.json").read_text())
+    assert knn["backend"] == "knn" and (run / "results-knn" / "epoch_scores.npz").is_file()
+    official = evaluate_dir(run / "results-knn" / "last" / "section", root / "eval_truth", machines=["fan"])
+    assert len(official) == 6   # the evaluator reads the knn backend's files like any others
+
+
+def test_a_rescore_without_truth_keeps_the_eval_metrics_it_reproduces(trained, tmp_path, cache):
+    run = copy_run(trained, tmp_path)
+    first = score_run(run, cache_dir=cache, progress=False)["last"]["section"]
+    assert first["eval"] is not None
+    again = score_run(run, truth_dir="", cache_dir=cache, progress=False)["last"]["section"]
+    assert again["eval"] == first["eval"] and again["sections"] == first["sections"]
+
+
+def test_a_rescore_without_truth_drops_eval_metrics_it_cannot_reproduce(trained, tmp_path, cache, capsys):
+    run = copy_run(trained, tmp_path)
+    score_run(run, cache_dir=cache, progress=False)
+    tampered = run / "results" / "last" / "section" / "anomaly_score_fan_section_04_test.csv"
+    name, value = tampered.read_text().splitlines()[0].split(",")
+    tampered.write_text(tampered.read_text().replace(f"{name},{value}", f"{name},{float(value) + 1!r}", 1))
+    again = score_run(run, truth_dir="", cache_dir=cache, progress=False)["last"]["section"]
+    assert again["eval"] is None and {r["section"] for r in again["sections"]} == {"00", "01", "02"}
+    assert "eval metrics of the earlier scoring were dropped" in capsys.readouterr().err
 
 
 def test_a_dev_only_rescore_leaves_no_old_eval_files(trained, root, tmp_path, cache):

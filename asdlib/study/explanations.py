@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from asdlib.bootstrap import seed_and_clip_interval
+from asdlib.inference import results_path
 from asdlib.names import DEV_SECTIONS, MACHINES
 from asdlib.study.evidence import Estimate
 from asdlib.study.runs import seed_folder
@@ -65,7 +66,7 @@ def explanation_tables(study_dir: str | Path, data_root: str | Path, rule: str =
     frames = []
     for system, mode in (("disent", "cat"), ("mtl", "mtl")):
         for run in sorted(Path(study_dir).glob(f"{system}/*/seed*")):
-            folder = run / "results" / rule / mode
+            folder = results_path(run, rule, mode)
             if not (folder / "summary.json").is_file():
                 continue
             summary = json.loads((folder / "summary.json").read_text())

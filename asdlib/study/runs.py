@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.inference import embeddings_path, scored_path
+from asdlib.inference import embeddings_path, epoch_scores_path, results_path, scored_path
 from asdlib.study.rows import ROW_NAMES
 
 SCORE_COLUMNS = ["row", "system", "mode", "machine", "seed", "epoch", "split", "section", "name", "domain",
@@ -43,7 +43,7 @@ def clips(run: str | Path) -> pd.DataFrame:
 
 def epoch_scores(run: str | Path) -> tuple[list[int], dict[str, np.ndarray]]:
     """The checkpoints a run was scored at, and per mode its (n_checkpoints, n_clips) scores."""
-    saved = np.load(scored_path(run) / "epoch_scores.npz")
+    saved = np.load(epoch_scores_path(run))
     return saved["epochs"].tolist(), {k: saved[k] for k in saved.files if k != "epochs"}
 
 
@@ -54,7 +54,7 @@ def result_scores(run: str | Path, rule: str, mode: str, table: pd.DataFrame | N
     from asdlib.metrics import anomaly_score_file_name, read_score_csv
 
     run = Path(run)
-    folder = run / "results" / rule / mode.replace(":", "-")
+    folder = results_path(run, rule, mode)
     table = clips(run) if table is None else table
     scores = dict(pd.read_csv(folder / "train_scores.csv", dtype={"section": str})[["name", "score"]].itertuples(
         index=False, name=None))
@@ -96,7 +96,7 @@ def run_embeddings(run: str | Path, rule: str, mode: str) -> tuple[dict[str, np.
     """The pooled embeddings of every clip of a run at the checkpoint that ``rule`` chose for ``mode``,
     and the run's clip table (attributes as dicts). None if the run has no such result."""
     run = Path(run)
-    summary = run / "results" / rule / mode / "summary.json"
+    summary = results_path(run, rule, mode) / "summary.json"
     if not summary.is_file():
         return None
     epoch = json.loads(summary.read_text())["checkpoint"]["epoch"]

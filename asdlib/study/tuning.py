@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from asdlib.inference import results_path
 from asdlib.metrics import hmean, weighted_section_metrics
 from asdlib.study.rows import DISENT_WT, GRID, MSL, MSL_ANP, MSL_CANDIDATES, TUNED
 from asdlib.study.runs import SCORE_COLUMNS, clips, epoch_scores, result_scores, seed_folder
@@ -84,7 +85,7 @@ def tune(study_dir: str | Path, scores: pd.DataFrame, rule: str = "last", grid=G
             choice[MSL] = chosen
             tuned.append(part[part["row"] == chosen].assign(row=MSL))
         disent = seed_folder(Path(study_dir) / "disent" / machine, seed)
-        if all((disent / "results" / rule / mode / "summary.json").is_file() for mode in ("sec", "att")):
+        if all((results_path(disent, rule, mode) / "summary.json").is_file() for mode in ("sec", "att")):
             frame, weight = _disent_wt(disent, rule, grid, machine, seed)
             tuned.append(frame)
             choice.update({W_S: weight, W_A: round(1 - weight, 2)})
@@ -107,7 +108,7 @@ def _disent_wt(run: Path, rule: str, grid, machine: str, seed: int) -> tuple[pd.
         candidates = {epoch: (saved["sec"][i], saved["att"][i]) for i, epoch in enumerate(epochs)}
     else:
         sec, att = (result_scores(run, rule, mode, table)["score"].to_numpy() for mode in ("sec", "att"))
-        candidates = {json.loads((run / "results" / rule / "sec" / "summary.json").read_text())["checkpoint"]["epoch"]:
+        candidates = {json.loads((results_path(run, rule, "sec") / "summary.json").read_text())["checkpoint"]["epoch"]:
                       (sec, att)}
     test = (table["split"] == "test").to_numpy()
     dev = dev_scorer(table[test].reset_index(drop=True))
