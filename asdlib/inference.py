@@ -305,18 +305,19 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         for i, epoch in enumerate(needed):
             rows[i, test_idx], rows[i, train_idx] = per_epoch[epoch, mode]
         all_scores[mode] = rows
-    per_checkpoint = {"epochs": np.array(needed), **all_scores}
     own = epoch_scores_path(run_dir, scorer)
+    per_checkpoint = _merged_epoch_scores(own, needed, all_scores, len(clips))
     with staged_folder(scored_path(run_dir)) as folder:
         write_atomic(folder / "clips.csv", table.to_csv(index=False))
+        # the embeddings other rules' results were chosen from stay (a checkpoint's are always the same)
+        for old in sorted((scored_path(run_dir) / "embeddings").glob("*.npz")):
+            (folder / "embeddings").mkdir(exist_ok=True)
+            shutil.copy2(old, folder / "embeddings" / old.name)
         if own.parent == scored_path(run_dir):
             _save_npz(folder / own.name, per_checkpoint)
         else:  # another backend: the nearest neighbour's scores stay, this backend's go to its own folder
             if (scored_path(run_dir) / own.name).is_file():
                 shutil.copy2(scored_path(run_dir) / own.name, folder / own.name)
-            for old in sorted((scored_path(run_dir) / "embeddings").glob("*.npz")):  # the epochs its rules chose
-                (folder / "embeddings").mkdir(exist_ok=True)
-                shutil.copy2(old, folder / "embeddings" / old.name)
             own.parent.mkdir(parents=True, exist_ok=True)
             _save_npz(own, per_checkpoint)
         for epoch in sorted({e for picks in chosen.values() for e in picks.values()}, key=str):
@@ -358,6 +359,26 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                 write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
             summaries.setdefault(rule, {})[mode] = summary
     return summaries
+
+
+def _merged_epoch_scores(path: Path, needed: list[int], scores: dict[str, np.ndarray], n_clips: int) -> dict:
+    """``{"epochs", mode: (n_checkpoints, n_clips)}``: this scoring's checkpoints ``needed`` with their
+    ``scores``, plus the checkpoints an earlier scoring in ``path`` held that this one did not score
+    (a rescoring of the last checkpoint only keeps the earlier per-checkpoint scores of best_dev);
+    an earlier file with other modes or clips is replaced."""
+    epochs = list(needed)
+    out = {mode: list(rows) for mode, rows in scores.items()}
+    if path.is_file():
+        old = np.load(path)
+        same = set(old.files) == {"epochs", *scores} and all(old[m].shape[1] == n_clips for m in scores)
+        if same:
+            for i, epoch in enumerate(old["epochs"].tolist()):
+                if epoch not in epochs:
+                    epochs.append(epoch)
+                    for mode in scores:
+                        out[mode].append(old[mode][i])
+    order = np.argsort(epochs)
+    return {"epochs": np.array(epochs)[order], **{m: np.array(rows)[order] for m, rows in out.items()}}
 
 
 def _kept_metrics(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray, eval_sections,

@@ -322,3 +322,15 @@ def test_index_check_audio_lists_every_problem(root, tmp_path, capsys):
     assert f"{clips[1]}: 2 channels" in out
     assert f"{clips[2]}: truncated" in out
     assert f"audio: {len(list(bad_root.rglob('*.wav'))) - 3} of" in out
+
+
+def test_rescoring_the_last_checkpoint_keeps_what_best_dev_was_chosen_from(trained, tmp_path, cache):
+    run = copy_run(trained, tmp_path)
+    score_run(run, rules=("last", "best_dev"), cache_dir=cache, progress=False)
+    best = json.loads((run / "results" / "best_dev" / "section" / "summary.json").read_text())["checkpoint"]
+    before = np.load(run / "scored" / "epoch_scores.npz")
+    score_run(run, rules=("last",), cache_dir=cache, progress=False)
+    after = np.load(run / "scored" / "epoch_scores.npz")
+    assert after["epochs"].tolist() == before["epochs"].tolist() == best["epochs"]
+    assert np.array_equal(after["section"], before["section"])
+    assert (run / "scored" / "embeddings" / f"epoch_{best['epoch']:04d}.npz").is_file()
