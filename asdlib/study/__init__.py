@@ -9,7 +9,9 @@
   95 % intervals over seeds and test clips (:mod:`asdlib.bootstrap`); Tables 2 and 3;
 * :mod:`asdlib.study.claims` - the paper's claims, one by one, with a verdict;
 * :mod:`asdlib.study.paper` - the paper's own numbers, and how to show them beside ours;
-* :mod:`asdlib.study.departures` - the departures table of the systems chapter.
+* :mod:`asdlib.study.departures` - the departures table of the systems chapter;
+* :mod:`asdlib.study.curves` - training curves: section accuracy per epoch, dev score per checkpoint;
+* :mod:`asdlib.study.room` - the systems beside the stand-in's calibration ladder (floor, ceiling).
 
 Tables are built only from the runs' files, never from typed-in numbers. Imports no torch.
 """
