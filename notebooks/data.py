@@ -173,11 +173,13 @@ if (root / "synth.json").is_file():
     sizes = get_scale(scale).synth
     calibration = ladder.calibration_set(sizes, spec, machines=tuple(machines.split()),
                                          strength=float(made.get("strength", 1.0)), workers=os.cpu_count() or 1)
-    steps = ladder.ladder(calibration)
+    steps = ladder.ladder(calibration, n_resamples=1000)
     display(Markdown(f"**The ladder per machine** (calibration set: seed {ladder.CALIBRATION_SEED}, "
                      f"{4 * ladder.CALIBRATION_TEST_PER_DOMAIN} dev test clips and {sizes.train_source} + "
-                     f"{sizes.train_target} training clips per section, `{scale}` features):"))
-    display(steps.style.format("{:.3f}"))
+                     f"{sizes.train_target} training clips per section, `{scale}` features; ± half a 95 % "
+                     "interval over resamples of the test clips, the fitted detectors kept):"))
+    display(pd.DataFrame({name: [f"{v:.3f} ± {h:.3f}" for v, h in zip(steps[name], steps[f"{name} ±"])]
+                          for name in ladder.INSTRUMENTS}, index=steps.index))
     display(Markdown("**Targets:**"))
     display(ladder.target_check(steps).style.format({"value": "{:.3f}"}).hide(axis="index"))
     display(Markdown("**Per fault type** (ROC AUC of that fault's clips against the normal test clips, mean "

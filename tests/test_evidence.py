@@ -186,5 +186,7 @@ def test_room_table_sets_the_systems_beside_the_ladder():
     assert list(table.columns) == ["fan", "valve", "all"]
     assert list(table.index) == [*LADDER_ROWS.values(), "B", "A"]   # the rows asked for, in that order
     assert table.loc[LADDER_ROWS["ceiling"], "valve"] == "86.0"
+    steps["ceiling ±"] = [0.03, 0.021, 0.02]
+    assert room_table(evidence, steps, ["A"]).loc[LADDER_ROWS["ceiling"], "valve"] == "86.0 ± 2.1"
     assert table.loc["A", "fan"] == evidence.cell("A", "dev", ["fan"]).text()
     assert table.loc["A", "all"] == evidence.cell("A", "dev").text() != table.loc["A", "fan"]

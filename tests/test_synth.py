@@ -468,3 +468,12 @@ def test_sections_are_units_of_one_product():
     ratios = np.array([a[k] / b[k] for k in a if isinstance(a[k], float) and k not in SETTINGS])
     assert np.all(np.abs(np.log(ratios)) < 8 * UNIT_SD) and np.any(ratios != 1), ratios
     assert section_base(SEED, "gearbox", "00") == a   # seeded: the same unit every time
+
+
+def test_the_ladders_intervals_are_over_the_test_clips_and_keep_the_points():
+    smoke = get_scale("smoke")
+    clips = ladder.calibration_set(smoke.synth, smoke.features, machines=("valve",), test_per_domain=15)
+    points, spread = ladder.ladder(clips), ladder.ladder(clips, n_resamples=200)
+    assert np.allclose(points.to_numpy(), spread[list(ladder.INSTRUMENTS)].to_numpy())
+    halves = spread[[f"{name} ±" for name in ladder.INSTRUMENTS]]
+    assert (halves.to_numpy() > 0.005).all() and (halves.to_numpy() < 0.2).all(), halves

@@ -18,14 +18,17 @@ LADDER_ROWS = {"floor": "floor: average-spectrum NN (no learning)",
 
 
 def room_table(evidence: Evidence, steps: pd.DataFrame, rows) -> pd.DataFrame:
-    """A frame of text cells (%): the ladder's rows (``steps``, :func:`asdlib.synth.ladder.ladder`,
-    points on the calibration set), then each of ``rows`` present in ``evidence`` (development-set
-    official score with its 95 % interval); one column per machine of ``steps`` and ``all``."""
+    """A frame of text cells (%): the ladder's rows (``steps``, :func:`asdlib.synth.ladder.ladder`, on
+    the calibration set, with its ``±`` columns when it has them), then each of ``rows`` present in
+    ``evidence`` (development-set official score with its 95 % interval); one column per machine of
+    ``steps`` and ``all``."""
     machines = [m for m in steps.index if m != "all" and m in evidence.machines]
     columns = machines + ["all"]
     table = {}
     for key, label in LADDER_ROWS.items():
-        table[label] = {m: f"{100 * steps.loc[m, key]:.1f}" for m in columns}
+        half = steps[f"{key} ±"] if f"{key} ±" in steps else None
+        table[label] = {m: f"{100 * steps.loc[m, key]:.1f}" + ("" if half is None else f" ± {100 * half[m]:.1f}")
+                        for m in columns}
     for row in rows:
         if row in evidence.rows:
             table[row] = {m: evidence.cell(row, "dev", None if m == "all" else [m]).text() for m in columns}

@@ -114,62 +114,25 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def _official(parts: list[SectionClips], score) -> float:
-    """The official score (harmonic mean of every section's AUC (S), AUC (T), pAUC) of ``score(part,
-    centre)``, the test clips' anomaly scores of each section, ``centre`` its machine's training mean."""
-    from asdlib.metrics import official_score, section_metrics
-
-    centres = {m: np.concatenate([p.mean[p.split == "train"] for p in parts if p.machine == m]).mean(axis=0)
-               for m in {p.machine for p in parts}}
-    rows = []
-    for part in parts:
-        test = part.split == "test"
-        rows.append(section_metrics(part.anomalous[test].astype(int), score(part, centres[part.machine]),
-                                    part.domain[test]))
-    return official_score(rows)
-
-
-def section_probe(parts: list[SectionClips]) -> float:
-    """Accuracy of the nearest training-centroid section (cosine, centred average spectra) on the dev
-    test normal clips of one machine's sections ``parts``."""
-    centre = np.concatenate([p.mean[p.split == "train"] for p in parts]).mean(axis=0)
-    centroids = _unit(np.array([_unit(p.mean[p.split == "train"] - centre).mean(axis=0) for p in parts]))
-    hits = []
-    for k, p in enumerate(parts):
-        normal = (p.split == "test") & ~p.anomalous
-        hits.append(np.argmax(_unit(p.mean[normal] - centre) @ centroids.T, axis=1) == k)
-    return float(np.concatenate(hits).mean())
+def _centres(clips: list[SectionClips]) -> dict[str, np.ndarray]:
+    """Each machine's mean training spectrum (what the average spectra are centred on)."""
+    return {m: np.concatenate([p.mean[p.split == "train"] for p in clips if p.machine == m]).mean(axis=0)
+            for m in {p.machine for p in clips}}
 
 
 def _nn_distance(part: SectionClips, centre: np.ndarray) -> np.ndarray:
+    """The floor's scores: cosine distance of each test clip's centred average spectrum to its nearest
+    training clip of the section."""
     train = _unit(part.mean[part.split == "train"] - centre)
     test = _unit(part.mean[part.split == "test"] - centre)
     return 1 - (test @ train.T).max(axis=1)
 
 
-def _mahalanobis(part: SectionClips, centre: np.ndarray) -> np.ndarray:
+def _mahalanobis(part: SectionClips) -> np.ndarray:
+    """The frame-statistics detector's scores: Mahalanobis distance to the section's training clips."""
     from sklearn.covariance import LedoitWolf
 
     return LedoitWolf().fit(part.stats[part.split == "train"]).mahalanobis(part.stats[part.split == "test"])
-
-
-def floor(parts: list[SectionClips]) -> float:
-    """Official score of the average spectrum's cosine nearest-neighbour distance (per section, the
-    spectra centred on their machine's training mean) over the sections ``parts``."""
-    return _official(parts, _nn_distance)
-
-
-def frame_stats(parts: list[SectionClips]) -> float:
-    """Official score of the Mahalanobis distance of the frame statistics (Ledoit-Wolf, per section)."""
-    return _official(parts, _mahalanobis)
-
-
-def ceiling(parts: list[SectionClips]) -> float:
-    """Mean over sections of the cross-validated ROC AUC of a supervised normal-vs-anomalous classifier
-    (standardised frame statistics, logistic regression with C = :data:`CEILING_C`, 5 folds)."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(np.mean([roc_auc_score(p.anomalous[p.split == "test"], _out_of_fold(p)) for p in parts]))
 
 
 def _out_of_fold(part: SectionClips) -> np.ndarray:
@@ -185,13 +148,76 @@ def _out_of_fold(part: SectionClips) -> np.ndarray:
                              cv=StratifiedKFold(5, shuffle=True, random_state=0), method="decision_function")
 
 
+def _probe_hits(parts: list[SectionClips], centre: np.ndarray) -> list[np.ndarray]:
+    """Per section of one machine, whether the nearest training centroid (cosine, centred average
+    spectra) names each test clip's section (test clips of both labels; the probe counts the normal ones)."""
+    centroids = _unit(np.array([_unit(p.mean[p.split == "train"] - centre).mean(axis=0) for p in parts]))
+    return [np.argmax(_unit(p.mean[p.split == "test"] - centre) @ centroids.T, axis=1) == k
+            for k, p in enumerate(parts)]
+
+
+def _resampled(clips: list[SectionClips], n_resamples: int, seed: int) -> dict:
+    """Every instrument on the clips as they are and on ``n_resamples`` stratified resamples of each
+    section's test clips (by domain and label; the fitted detectors and the ceiling's out-of-fold
+    scores are kept, so the spread is the test clips' sampling error): ``{(machine or "all",
+    instrument): (1 + n_resamples,)}``, the clips as they are first."""
+    from asdlib.bootstrap import stratified_weights
+    from asdlib.metrics import hmean, roc_area, weighted_section_metrics
+
+    rng = np.random.default_rng(seed)
+    centres = _centres(clips)
+    per_machine: dict[str, dict[str, list]] = {}
+    for machine in dict.fromkeys(p.machine for p in clips):
+        parts = [p for p in clips if p.machine == machine]
+        hits = _probe_hits(parts, centres[machine])
+        out = per_machine.setdefault(machine, {"floor": [], "frame_stats": [], "ceiling": [], "probe": []})
+        for part, hit in zip(parts, hits):
+            test = part.split == "test"
+            anomalous, target = part.anomalous[test], part.domain[test] == "target"
+            weights = stratified_weights(part.domain[test] + anomalous.astype(str), n_resamples, rng)
+            out["floor"].append(weighted_section_metrics(_nn_distance(part, centres[machine]), anomalous, target, weights))
+            out["frame_stats"].append(weighted_section_metrics(_mahalanobis(part), anomalous, target, weights))
+            out["ceiling"].append(roc_area(_out_of_fold(part), anomalous, weights))
+            normal = weights[:, ~anomalous]
+            out["probe"].append(((normal * hit[~anomalous]).sum(axis=1), normal.sum(axis=1)))
+    values = {}
+    for machine, out in per_machine.items():
+        for name in ("floor", "frame_stats"):
+            values[machine, name] = hmean(np.concatenate(out[name], axis=1))
+        values[machine, "ceiling"] = np.mean(out["ceiling"], axis=0)
+        values[machine, "section_probe"] = sum(h for h, _ in out["probe"]) / sum(n for _, n in out["probe"])
+    for name in ("floor", "frame_stats"):
+        values["all", name] = hmean(np.concatenate([a for out in per_machine.values() for a in out[name]], axis=1))
+    for name in ("section_probe", "ceiling"):
+        values["all", name] = np.mean([values[m, name] for m in per_machine], axis=0)
+    return values
+
+
+INSTRUMENTS = ("section_probe", "floor", "frame_stats", "ceiling")
+
+
+def ladder(clips: list[SectionClips], n_resamples: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Every instrument of :data:`INSTRUMENTS` per machine, one column each, and a row ``all``: the two
+    detectors' official score over every section, the mean over machines of the probe and the ceiling.
+    With ``n_resamples``, also a column ``<instrument> ±`` each: half the central 95 % interval over
+    stratified resamples of the test clips."""
+    from asdlib.bootstrap import interval
+
+    values = _resampled(clips, n_resamples, seed)
+    rows = list(dict.fromkeys(m for m, _ in values))
+    table = pd.DataFrame({name: [values[m, name][0] for m in rows] for name in INSTRUMENTS}, index=rows)
+    if n_resamples:
+        for name in INSTRUMENTS:
+            table[f"{name} ±"] = [np.subtract(*interval(values[m, name][1:])[::-1]) / 2 for m in rows]
+    return table.rename_axis("machine")
+
+
 def by_fault(clips: list[SectionClips]) -> pd.DataFrame:
     """Per machine and fault type, the floor's and the ceiling's ROC AUC of that type's clips against
     the normal test clips (mean over sections): which faults the average spectrum gives away."""
     from sklearn.metrics import roc_auc_score
 
-    centres = {m: np.concatenate([p.mean[p.split == "train"] for p in clips if p.machine == m]).mean(axis=0)
-               for m in {p.machine for p in clips}}
+    centres = _centres(clips)
     rows = []
     for part in clips:
         test = part.split == "test"
@@ -202,21 +228,6 @@ def by_fault(clips: list[SectionClips]) -> pd.DataFrame:
             rows.append({"machine": part.machine, "fault": fault, "floor": roc_auc_score(y, floor_scores[keep]),
                          "ceiling": roc_auc_score(y, ceiling_scores[keep])})
     return pd.DataFrame(rows).groupby(["machine", "fault"])[["floor", "ceiling"]].mean()
-
-
-INSTRUMENTS = {"section_probe": section_probe, "floor": floor, "frame_stats": frame_stats, "ceiling": ceiling}
-
-
-def ladder(clips: list[SectionClips]) -> pd.DataFrame:
-    """Every instrument of :data:`INSTRUMENTS` per machine, one column each, and a row ``all``: the two
-    detectors' official score over every section, the mean over machines of the probe and the ceiling."""
-    machines = list(dict.fromkeys(p.machine for p in clips))
-    rows = {m: {name: f([p for p in clips if p.machine == m]) for name, f in INSTRUMENTS.items()} for m in machines}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    overall = table.mean()
-    overall["floor"], overall["frame_stats"] = floor(clips), frame_stats(clips)
-    table.loc["all"] = overall
-    return table.rename_axis("machine")
 
 
 def target_check(table: pd.DataFrame) -> pd.DataFrame:
