@@ -98,6 +98,10 @@ BOOK_PAGES := $(patsubst book/%,$(BOOKSRC)/%,$(wildcard book/*.md book/*.yml boo
 $(BOOKSRC)/%: book/%
 	@mkdir -p $(@D) && cp $< $@
 
+# A kernel that dies before it answers, its port taken by another kernel starting at the same moment
+# (jupyter_client picks free ports, then binds them: two notebooks started together can collide;
+# seen once in a -j2 build beside the test suite): the notebook is started once more, nothing else is.
+KERNEL_RACE := Address already in use|Kernel died before replying to kernel_info
 # $(call notebook,LAUNCHER,MESSAGE,PARAMETERS[,FINISH]): execute the jupytext notebook $< into $@ with
 # papermill under LAUNCHER (its stderr in $@.log, shown if it fails; the failing notebook kept as
 # $@.tmp.ipynb), run FINISH on the executed copy, then put it in place: $@ exists only when complete.
@@ -106,7 +110,9 @@ define notebook
 	@$(VENV)/bin/jupytext --quiet --to ipynb -o $@.src.ipynb $<
 	@echo "$(2)"
 	@$(1) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb $(3) \
-	  2> $@.log || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
+	  2> $@.log || { grep -qE "$(KERNEL_RACE)" $@.log && echo "$(2): the kernel did not start (a port taken by another); once more" \
+	  && $(1) $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 $@.src.ipynb $@.tmp.ipynb $(3) 2> $@.log; } \
+	  || { cat $@.log; echo "failed: $@.tmp.ipynb holds the failing notebook"; exit 1; }
 	$(if $(4),@$(4))
 	@mv $@.tmp.ipynb $@ && rm -f $@.src.ipynb $@.log
 endef
