@@ -19,6 +19,7 @@ holds only tensors and plain values, and is read as such (:func:`load_checkpoint
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pickle
 import re
@@ -286,6 +287,37 @@ def run_identity(config: RunConfig, vocab: AttributeVocab, model_config: dict) -
     return json.loads(json.dumps({"run": config.as_dict(), "vocab": vocab.as_dict(), "model": model_config}))
 
 
+def clips_digest(paths) -> dict:
+    """What a run's training clips hold: their count and one SHA-1 over every clip's file name and
+    bytes, in training order (names only: the same data set elsewhere gives the same digest; a clip
+    rewritten in place, with its size and time kept, gives another)."""
+    total = hashlib.sha1()
+    for path in paths:
+        own = hashlib.sha1()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                own.update(block)
+        total.update(Path(path).name.encode("utf-8") + b"\0" + own.digest())
+    return {"clips": len(paths), "sha1": total.hexdigest()}
+
+
+def _same_run(made: dict, identity: dict) -> tuple[dict, dict]:
+    """``made`` and ``identity`` as they are compared: a run written before identities held the
+    training clips' digest (``data``) is compared without it."""
+    if made.get("data") is None:
+        return {k: v for k, v in made.items() if k != "data"}, {k: v for k, v in identity.items() if k != "data"}
+    return made, identity
+
+
+def _differences(made: dict, identity: dict, made_name: str, want_name: str) -> str:
+    if made.get("data") != identity.get("data") and {k: v for k, v in made.items() if k != "data"} == \
+            {k: v for k, v in identity.items() if k != "data"}:
+        return (f"the same settings, but other training clips: {made['data']['clips']} clips with content "
+                f"digest {made['data']['sha1'][:12]} {made_name}, {identity['data']['clips']} with "
+                f"{identity['data']['sha1'][:12]} {want_name}: a clip was rewritten, added or removed")
+    return config_differences(made, identity, made_name, want_name)
+
+
 def identity_of(meta: dict) -> dict:
     """The identity part of a run's ``config.json`` (all but the code version)."""
     return {k: v for k, v in meta.items() if k != "code"}
@@ -316,10 +348,10 @@ def prepare_run(run_dir: Path, identity: dict, training: dict | None = None) -> 
     path = Path(run_dir) / "config.json"
     if path.is_file() or list_checkpoints(run_dir):
         have = read_run_config(run_dir)
-        have = {k: have.get(k) for k in identity}
-        if have != identity:
+        have, want = _same_run({k: have.get(k) for k in identity}, identity)
+        if have != want:
             raise ValueError(f"{run_dir}: holds a run with another configuration "
-                             f"({config_differences(have, identity, 'there', 'here')}); "
+                             f"({_differences(have, want, 'there', 'here')}); "
                              "choose another --out, or remove the folder to start afresh")
         return
     code = {**code_version(), **({"training": training} if training is not None else {})}
@@ -343,9 +375,9 @@ def load_checkpoint(run_dir: Path, epoch: int, device, identity: dict | None = N
                          "plain values, and loading it could run code (asdlib's checkpoints hold only those)") from None
     except Exception as err:
         raise _unreadable(path, run_dir, epoch, err) from None
-    if identity is not None and state.get("identity") != identity:
-        made = state.get("identity")
-        detail = (config_differences(made, identity, "in the checkpoint", "now") if made
+    made = state.get("identity")
+    if identity is not None and (not made or _same_run(made, identity)[0] != _same_run(made, identity)[1]):
+        detail = (_differences(*_same_run(made, identity), "in the checkpoint", "now") if made
                   else "it records no configuration")
         raise ValueError(f"{path}: made by another configuration ({detail}); remove the run folder to "
                          "start afresh")
@@ -481,6 +513,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
                           shift_sections=data.vocab.shift_sections,
                           chunk_frames=settings.chunk_frames, width=config.scale.model.width)
     identity = run_identity(config, data.vocab, model.describe())
+    identity["data"] = clips_digest(data.clips["path"])
     if config.init:  # refused here, before the run folder is written, if its network does not fit
         identity["init"] = pretrained_identity(config.init)
         source = json.loads((Path(config.init) / "config.json").read_text())["run"]["machine"]

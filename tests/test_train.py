@@ -175,3 +175,43 @@ def test_a_direct_system_runs_with_its_own_features():
     assert config.scale.train.chunk_frames == SETTINGS["quick"]["train"]["chunk_frames"]
     assert config.scale.train.epochs == 3  # overrides apply after the system's own settings
     assert RunConfig.create("disent", "fan", "/data", "quick").scale == get_scale("quick")
+
+
+def test_a_run_knows_its_training_clips_by_content(tmp_path, cache):
+    """A training clip rewritten in place (same size, same modification time) is another data set:
+    the run folder refuses to resume on it; a run written before runs held the digest still resumes."""
+    import os
+
+    import soundfile
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(epoch, row):   # called before epoch 2's checkpoint is written
+        if epoch == 2:
+            raise Stop()
+
+    root = generate(tmp_path / "data", SMOKE.synth, seed=0, machines=("fan",), progress=False)
+    config = RunConfig(system="sec_softmax", machine="fan", data_root=str(root), seed=0,
+                       scale=SMOKE.replace(**{"train.epochs": 3, "train.checkpoint_every": 1}))
+    run = tmp_path / "run"
+    with pytest.raises(Stop):   # interrupted after its first checkpoint
+        train(config, run, cache_dir=cache, progress=False, on_epoch_end=stop_after_first)
+    assert json.loads((run / "config.json").read_text())["data"]["clips"] == 6 * 14
+    clip = sorted((root / "dev_data" / "fan" / "train").glob("*.wav"))[0]
+    stat, (audio, rate) = clip.stat(), soundfile.read(clip, dtype="int16")
+    soundfile.write(clip, -audio, rate, subtype="PCM_16")
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert clip.stat().st_size == stat.st_size
+    with pytest.raises(ValueError, match="other training clips: 84 clips with content digest"):
+        train(config, run, cache_dir=cache, progress=False)
+    # a run folder from before: no digest in config.json or its checkpoint; it resumes as it did
+    meta = json.loads((run / "config.json").read_text())
+    meta.pop("data")
+    (run / "config.json").write_text(json.dumps(meta))
+    checkpoint = run / "checkpoints" / "epoch_0001.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["identity"].pop("data")
+    torch.save(state, checkpoint)
+    train(config, run, cache_dir=cache, progress=False)
+    assert list_checkpoints(run) == [1, 2, 3]
