@@ -116,8 +116,9 @@ if len(accuracy):
     right.axhline(50, color="grey", lw=0.6, ls=":")
     right.legend(fontsize=7, ncol=2)
     plt.show()
+    last = acc.apply(lambda r: r.dropna().iloc[-1], axis=1)   # each system's own last epoch
     display(Markdown(f"Last epoch's section accuracy, mean over machines and seeds: "
-                     + ", ".join(f"{s} {v:.2f}" for s, v in acc.iloc[:, -1].items()) + "."))
+                     + ", ".join(f"{s} {v:.2f} (epoch {acc.loc[s].last_valid_index()})" for s, v in last.items()) + "."))
 else:
     display(Markdown("No MobileFaceNet training log in this build."))
 
