@@ -164,6 +164,7 @@ for machine in sorted(index.machine.unique()):
 # of the fault sizes (`asdlib.synth.anomalies.MULTIPLIER`) were the only knobs moved per machine.
 
 # %%
+from asdlib.study.departures import as_markdown
 from asdlib.synth import ladder
 
 if (root / "synth.json").is_file():
@@ -178,13 +179,14 @@ if (root / "synth.json").is_file():
                      f"{4 * ladder.CALIBRATION_TEST_PER_DOMAIN} dev test clips and {sizes.train_source} + "
                      f"{sizes.train_target} training clips per section, `{scale}` features; ± half a 95 % "
                      "interval over resamples of the test clips, the fitted detectors kept):"))
-    display(pd.DataFrame({name: [f"{v:.3f} ± {h:.3f}" for v, h in zip(steps[name], steps[f"{name} ±"])]
-                          for name in ladder.INSTRUMENTS}, index=steps.index))
+    cells = pd.DataFrame({name: [f"{v:.3f} ± {h:.3f}" for v, h in zip(steps[name], steps[f"{name} ±"])]
+                          for name in ladder.INSTRUMENTS}, index=steps.index)
+    display(Markdown(as_markdown(cells.reset_index())))
     display(Markdown("**Targets:**"))
-    display(ladder.target_check(steps).style.format({"value": "{:.3f}"}).hide(axis="index"))
+    display(Markdown(as_markdown(ladder.target_check(steps).round(3))))
     display(Markdown("**Per fault type** (ROC AUC of that fault's clips against the normal test clips, mean "
                      "over sections): a floor near 0.5 with a high ceiling is a fault that only learned "
                      "features can find."))
-    display(ladder.by_fault(calibration).style.format("{:.3f}"))
+    display(Markdown(as_markdown(ladder.by_fault(calibration).round(3).reset_index())))
 else:
     display(Markdown("The ladder calibrates the synthetic stand-in; on the real data there is nothing to calibrate."))

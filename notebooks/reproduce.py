@@ -155,7 +155,8 @@ display(pd.DataFrame(rows).set_index("baseline") if rows else Markdown("No basel
 # reach. A system at or below the frame-statistics row has learned nothing a fixed feature does not
 # give; the room above it is what the paper's surrogate tasks compete for.
 
-# %%
+# %% tags=["full-width"]
+from asdlib.study.departures import as_markdown
 from asdlib.study.room import room_table
 from asdlib.study.rows import SINGLE_SYSTEMS
 from asdlib.synth import ladder
@@ -167,7 +168,8 @@ if data_made is not None and data_made.is_file():
                                                  machines=tuple(study.evidence.machines),
                                                  strength=float(made.get("strength", 1.0)), workers=os.cpu_count() or 1),
                           n_resamples=1000)
-    display(room_table(study.evidence, steps, ["AE Baseline", "MN Baseline", *SINGLE_SYSTEMS]))
+    room = room_table(study.evidence, steps, ["AE Baseline", "MN Baseline", *SINGLE_SYSTEMS])
+    display(Markdown(as_markdown(room.rename_axis("").reset_index())))
 else:
     display(Markdown("The ladder calibrates the synthetic stand-in; this build read other data."))
 
