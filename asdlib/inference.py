@@ -306,17 +306,20 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             rows[i, test_idx], rows[i, train_idx] = per_epoch[epoch, mode]
         all_scores[mode] = rows
     own = epoch_scores_path(run_dir, scorer)
-    per_checkpoint = _merged_epoch_scores(own, needed, all_scores, len(clips))
+    before = scored_path(run_dir) / "clips.csv"   # what an earlier scoring's arrays are aligned with
+    same_clips = before.is_file() and pd.read_csv(before)["name"].tolist() == table["name"].tolist()
+    per_checkpoint = _merged_epoch_scores(own if same_clips else None, needed, all_scores)
     with staged_folder(scored_path(run_dir)) as folder:
         write_atomic(folder / "clips.csv", table.to_csv(index=False))
-        # the embeddings other rules' results were chosen from stay (a checkpoint's are always the same)
-        for old in sorted((scored_path(run_dir) / "embeddings").glob("*.npz")):
+        # the embeddings other rules' results were chosen from stay (a checkpoint's are always the
+        # same), unless this scoring reads other clips
+        for old in sorted((scored_path(run_dir) / "embeddings").glob("*.npz")) if same_clips else ():
             (folder / "embeddings").mkdir(exist_ok=True)
             shutil.copy2(old, folder / "embeddings" / old.name)
         if own.parent == scored_path(run_dir):
             _save_npz(folder / own.name, per_checkpoint)
         else:  # another backend: the nearest neighbour's scores stay, this backend's go to its own folder
-            if (scored_path(run_dir) / own.name).is_file():
+            if same_clips and (scored_path(run_dir) / own.name).is_file():
                 shutil.copy2(scored_path(run_dir) / own.name, folder / own.name)
             own.parent.mkdir(parents=True, exist_ok=True)
             _save_npz(own, per_checkpoint)
@@ -361,17 +364,16 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     return summaries
 
 
-def _merged_epoch_scores(path: Path, needed: list[int], scores: dict[str, np.ndarray], n_clips: int) -> dict:
+def _merged_epoch_scores(path: Path | None, needed: list[int], scores: dict[str, np.ndarray]) -> dict:
     """``{"epochs", mode: (n_checkpoints, n_clips)}``: this scoring's checkpoints ``needed`` with their
-    ``scores``, plus the checkpoints an earlier scoring in ``path`` held that this one did not score
-    (a rescoring of the last checkpoint only keeps the earlier per-checkpoint scores of best_dev);
-    an earlier file with other modes or clips is replaced."""
+    ``scores``, plus the checkpoints an earlier scoring in ``path`` (of the same clips; None: none)
+    held that this one did not score (a rescoring of the last checkpoint only keeps the earlier
+    per-checkpoint scores of best_dev); an earlier file with other modes is replaced."""
     epochs = list(needed)
     out = {mode: list(rows) for mode, rows in scores.items()}
-    if path.is_file():
+    if path is not None and path.is_file():
         old = np.load(path)
-        same = set(old.files) == {"epochs", *scores} and all(old[m].shape[1] == n_clips for m in scores)
-        if same:
+        if set(old.files) == {"epochs", *scores}:
             for i, epoch in enumerate(old["epochs"].tolist()):
                 if epoch not in epochs:
                     epochs.append(epoch)

@@ -7,6 +7,7 @@ import shutil
 import stat
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile
 
@@ -146,6 +147,10 @@ def test_a_dev_only_rescore_leaves_no_old_eval_files(trained, root, tmp_path, ca
     summary = json.loads((run / "results" / "last" / "section" / "summary.json").read_text())
     assert summary["eval"] is None and len(summary["sections"]) == 3
     evaluate_dir(run / "results" / "last" / "section", machines=["fan"])
+    # other clips: nothing of the earlier scoring's arrays is kept beside the new clip table
+    clips = pd.read_csv(run / "scored" / "clips.csv")
+    assert np.load(run / "scored" / "epoch_scores.npz")["section"].shape[1] == len(clips)
+    assert all(len(next(iter(np.load(f).values()))) == len(clips) for f in (run / "scored" / "embeddings").glob("*.npz"))
 
 
 # --- 2. a diverged training stops, naming where ------------------------------------------------
