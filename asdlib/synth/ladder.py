@@ -33,6 +33,7 @@ import pandas as pd
 
 from asdlib.names import DEV_SECTIONS, MACHINES
 from asdlib.scales import FeatureSpec, SynthSize
+from asdlib.scoring import l2_normalise, nn_cosine_distance
 
 CALIBRATION_SEED = 7          # not the study's seed (0): the calibration set is other clips
 CALIBRATION_TEST_PER_DOMAIN = 50   # 200 dev test clips per section, as the real set
@@ -110,10 +111,6 @@ def calibration_set(size: SynthSize, spec: FeatureSpec, machines=MACHINES, seed:
         return list(tqdm(pool.map(_section, tasks), **bar))
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def _centres(clips: list[SectionClips]) -> dict[str, np.ndarray]:
     """Each machine's mean training spectrum (what the average spectra are centred on)."""
     return {m: np.concatenate([p.mean[p.split == "train"] for p in clips if p.machine == m]).mean(axis=0)
@@ -123,9 +120,7 @@ def _centres(clips: list[SectionClips]) -> dict[str, np.ndarray]:
 def _nn_distance(part: SectionClips, centre: np.ndarray) -> np.ndarray:
     """The floor's scores: cosine distance of each test clip's centred average spectrum to its nearest
     training clip of the section."""
-    train = _unit(part.mean[part.split == "train"] - centre)
-    test = _unit(part.mean[part.split == "test"] - centre)
-    return 1 - (test @ train.T).max(axis=1)
+    return nn_cosine_distance(part.mean[part.split == "test"] - centre, part.mean[part.split == "train"] - centre)
 
 
 def _mahalanobis(part: SectionClips) -> np.ndarray:
@@ -151,8 +146,8 @@ def _out_of_fold(part: SectionClips) -> np.ndarray:
 def _probe_hits(parts: list[SectionClips], centre: np.ndarray) -> list[np.ndarray]:
     """Per section of one machine, whether the nearest training centroid (cosine, centred average
     spectra) names each test clip's section (test clips of both labels; the probe counts the normal ones)."""
-    centroids = _unit(np.array([_unit(p.mean[p.split == "train"] - centre).mean(axis=0) for p in parts]))
-    return [np.argmax(_unit(p.mean[p.split == "test"] - centre) @ centroids.T, axis=1) == k
+    centroids = l2_normalise(np.array([l2_normalise(p.mean[p.split == "train"] - centre).mean(axis=0) for p in parts]))
+    return [np.argmax(l2_normalise(p.mean[p.split == "test"] - centre) @ centroids.T, axis=1) == k
             for k, p in enumerate(parts)]
 
 
