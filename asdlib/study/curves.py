@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from asdlib.metrics import official_score, section_metrics
+from asdlib.metrics import labelled_section_metrics, official_score
 from asdlib.study.rows import ROW_NAMES
 from asdlib.study.runs import clips, epoch_scores
 
@@ -49,9 +49,7 @@ def dev_score_by_checkpoint(study_dir: str | Path) -> pd.DataFrame:
             if row is None:
                 continue
             for epoch, values in zip(epochs, scores):
-                metrics = [section_metrics((part["label"] == "anomaly").to_numpy().astype(int),
-                                           values[part.index.to_numpy()], part["domain"].to_numpy())
-                           for _, part in table[dev].groupby("section")]
+                metrics = labelled_section_metrics(table[dev].reset_index(drop=True), values[dev])
                 records.append({"row": row, "system": system, "machine": machine, "seed": seed,
                                 "epoch": int(epoch), "official": official_score(metrics)})
     return pd.DataFrame(records, columns=["row", "system", "machine", "seed", "epoch", "official"])
