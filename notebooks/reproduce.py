@@ -174,6 +174,32 @@ else:
     display(Markdown("The ladder calibrates the synthetic stand-in; this build read other data."))
 
 # %% [markdown]
+# ## What more test clips would buy
+#
+# A cell's "±" adds two sources of chance: the training seeds and the test clips. Only the clips'
+# share shrinks with more test clips; the real data set has 200 test clips per section. The table
+# splits each row's development-set interval into the seeds' and the clips' shares of its variance
+# and gives the half-width it would have with 200 test clips per section and the same seeds
+# (`asdlib.study.precision`: the clips' variance scaled by one over the number of clips, a generous
+# projection, so an upper bound; its law is measured in the tests). Where the seeds' share
+# dominates, more test clips buy little: more seeds would.
+
+# %% tags=["full-width"]
+from asdlib.study.precision import precision_table
+
+now = 4 * SCALES[scale].synth.test_per_domain
+if data_made is not None and data_made.is_file() and now < 200:
+    precision = precision_table(study.evidence, study.evidence.rows, now=now, then=200)
+    display(precision.rename(columns={"± now": f"± now ({now} clips)", "± then": "± with 200 clips"}).round(1))
+    median = precision.loc["median"]
+    clips_share = median["clips' share (%)"]
+    display(Markdown(f"Median over the rows: the clips hold **{clips_share:.0f} %** of the variance; "
+                     f"{now} → 200 test clips per section would take the median half-width from {median['± now']:.1f} "
+                     f"to at most {median['± then']:.1f} points."))
+else:
+    display(Markdown("This build's data set already has the real data set's test clips, or is not the stand-in."))
+
+# %% [markdown]
 # ## Do the intervals cover what they say?
 #
 # Every "±" of this book claims 95 %. That is measured here, not assumed: studies of two systems are

@@ -190,3 +190,33 @@ def test_room_table_sets_the_systems_beside_the_ladder():
     assert room_table(evidence, steps, ["A"]).loc[LADDER_ROWS["ceiling"], "valve"] == "86.0 ± 2.1"
     assert table.loc["A", "fan"] == evidence.cell("A", "dev", ["fan"]).text()
     assert table.loc["A", "all"] == evidence.cell("A", "dev").text() != table.loc["A", "fan"]
+
+
+def test_more_test_clips_shrink_only_the_clips_share_as_one_over_n():
+    from asdlib.study.precision import precision_table, projected_half
+
+    # the law the projection rests on, measured through the real resampling: four times the clips of
+    # each section leave at most a quarter of the clips' variance (clips only: every seed scores the
+    # clips alike; at these sizes it falls faster than one over n, about 6x, so the projection is generous)
+    rng = np.random.default_rng(3)
+    shares = {n: np.mean([Evidence(simulated_scores(rng, REGIMES[0], 3, ("fan",), n), n_resamples=200)
+                          .cell("A", "dev").spread.clip_var for _ in range(6)]) for n in (10, 40)}
+    assert shares[10] / shares[40] > 4.0 * 0.9
+
+    estimate = _estimate(0.6, 0.02)
+    clips_only = Estimate(0.6, 0.55, 0.65, np.empty(0), SeedClipSpread(0.6, 0.0, 0.02 ** 2, 3))
+    assert projected_half(clips_only, 40, 160) == pytest.approx(clips_only.spread.half() / 2)
+    seeds_only = Estimate(0.6, 0.5, 0.7, np.empty(0), SeedClipSpread(0.6, 0.02 ** 2, 0.0, 3))
+    assert projected_half(seeds_only, 40, 200) == pytest.approx(seeds_only.spread.half())
+    assert projected_half(estimate, 40, 40) == pytest.approx(estimate.spread.half())
+    with pytest.raises(ValueError, match="positive"):
+        projected_half(estimate, 0, 200)
+
+    evidence = Evidence(_two_row_scores(), n_resamples=50)
+    table = precision_table(evidence, ["A", "B", "not run"], now=10, then=200)
+    assert list(table.index) == ["A", "B", "median"]
+    shares = table[["seeds' share (%)", "clips' share (%)"]].loc[["A", "B"]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx([100.0, 100.0])
+    assert (table["± then"] <= table["± now"] + 1e-12).all()
+    assert table.loc["A", "± now"] == pytest.approx(100 * evidence.cell("A", "dev").half)
+    assert table.loc["A", "score"] == evidence.cell("A", "dev").text()
