@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     from asdlib.data import index_dataset
     from asdlib.embed import default_batch_size, embed_clips
     from asdlib.features import load_features
-    from asdlib.model import build_model
+    from asdlib.models.mobilefacenet import build_model
     from asdlib.scales import SynthSize, get_scale
     from asdlib.synth import generate
     from asdlib.train import TrainingSet, batch_to_device, pick_device

@@ -114,7 +114,7 @@ def reverse_gradient(x: torch.Tensor, lambda_: float = 1.0) -> torch.Tensor:
 
 
 class GradientReversal(nn.Module):
-    """Module form of :func:`reverse_gradient`; used by the ``adversarial`` system (``asdlib.model``).
+    """Module form of :func:`reverse_gradient`; used by the ``adversarial`` system (``asdlib.models.mobilefacenet``).
 
     Args:
         lambda_: the reversal strength; the gradient reaching the input is ``-lambda_`` times the

@@ -559,7 +559,7 @@ def _train_loop(config, run_dir, data, model, identity, device, path, progress, 
             started, sums, counts = time.perf_counter(), {}, {}
             for step, (x, labels) in enumerate(data.epoch_batches(config.seed, epoch, settings.batch_size,
                                                                   settings.chunk_frames, settings.chunks_per_clip)):
-                if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.model)
+                if hasattr(model, "set_training_progress"):  # the adversary's reversal schedule (asdlib.models.mobilefacenet)
                     model.set_training_progress((epoch - 1 + step / n_batches) / settings.epochs)
                 clips = labels.pop("clip")
                 x, batch = batch_to_device(x, labels, device)

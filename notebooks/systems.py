@@ -55,7 +55,7 @@
 # a patch's score is the negative log-likelihood of its target values, averaged over fixed
 # partitions: first the centre frame as the target (the WASPAA/IDNN split), then the other frames in
 # a seeded order, so that every frame is the target once. A clip's score is the mean over its
-# patches. (`asdlib.anp.BOOT_DEFINITION` holds the same text.)
+# patches. (`asdlib.models.anp.BOOT_DEFINITION` holds the same text.)
 
 # %% tags=["parameters"]
 data_root = ""      # the data set the study ran on (named in captions)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from asdlib.anp import (BOOT_DEFINITION, MIN_VARIANCE, SETTINGS, AttentiveNeuralProcess, boot_frames,
+from asdlib.models.anp import (BOOT_DEFINITION, MIN_VARIANCE, SETTINGS, AttentiveNeuralProcess, boot_frames,
                         frame_partition, gaussian_nll, patch_coordinates)
 from asdlib.inference import score_run
 from asdlib.scales import SynthSize, get_scale

@@ -9,11 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from asdlib import autoencoder, mobilenetv2, systems
-from asdlib.autoencoder import AutoEncoder
+from asdlib import systems
 from asdlib.features import n_frames
 from asdlib.inference import score_run
-from asdlib.mobilenetv2 import InvertedResidual, MobileNetV2Classifier
+from asdlib.models import autoencoder, mobilenetv2
+from asdlib.models.autoencoder import AutoEncoder
+from asdlib.models.mobilenetv2 import InvertedResidual, MobileNetV2Classifier
 from asdlib.scales import SynthSize, get_scale
 from asdlib.synth import generate
 from asdlib.train import RunConfig, train

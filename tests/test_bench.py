@@ -10,7 +10,7 @@ import torch
 from asdlib.bench import (VARIANTS, Variant, achieved, bf16_supported, count_flops, embedding_runner,
                           machine_limit, study_variant, time_interleaved, training_runner, training_step,
                           variants_table)
-from asdlib.model import build_model
+from asdlib.models.mobilefacenet import build_model
 from asdlib.scoring import nn_cosine_distance
 
 N_BINS = 65

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from asdlib.model import build_model
+from asdlib.models.mobilefacenet import build_model
 from asdlib.study.departures import undo_embedding_norm
 
 

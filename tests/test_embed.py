@@ -7,7 +7,7 @@ import torch
 
 from asdlib.embed import (chunk_view, default_batch_size, default_pooling, embed_clips, fold_batch_norm, n_chunks,
                           run_embedding_settings)
-from asdlib.model import build_model
+from asdlib.models.mobilefacenet import build_model
 
 
 class TinyModel(torch.nn.Module):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from asdlib.losses import ArcFace, masked_cross_entropy, reverse_gradient
-from asdlib.model import (BOTTLENECKS_ORIGINAL, SYSTEMS, ASDModel, MobileFaceNet, build_model,
+from asdlib.models.mobilefacenet import (BOTTLENECKS_ORIGINAL, SYSTEMS, ASDModel, MobileFaceNet, build_model,
                           count_parameters, feature_map_size)
 
 N_BINS = 65

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from asdlib.model import build_model
+from asdlib.models.mobilefacenet import build_model
 from asdlib.scales import get_scale
 from asdlib.speed import TrainingPath, bf16_supported, training_path
 from asdlib.synth import generate

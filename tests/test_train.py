@@ -168,7 +168,7 @@ def test_valve_is_pooled_by_standard_deviation_end_to_end(tmp_path, cache):
 
 
 def test_a_direct_system_runs_with_its_own_features():
-    from asdlib.anp import SETTINGS
+    from asdlib.models.anp import SETTINGS
 
     config = RunConfig.create("anp", "fan", "/data", "quick", overrides=["train.epochs=3"])
     assert config.scale.features == SETTINGS["quick"]["features"]  # log-mel, not the quick STFT

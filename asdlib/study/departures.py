@@ -69,7 +69,7 @@ def undo_embedding_norm(pooled: np.ndarray, state: dict, pooling: str) -> np.nda
 
 def without_embedding_norm(study_dir: str | Path, rule: str = "last") -> pd.DataFrame:
     """Clip scores of :data:`NORM_ROWS` on the embeddings before the batch norm that follows the
-    embedding layer (``asdlib.model``), rows named ``"<row>, no embedding norm"`` (columns of
+    embedding layer (``asdlib.models.mobilefacenet``), rows named ``"<row>, no embedding norm"`` (columns of
     :func:`asdlib.study.runs.collect_scores`).
 
     In eval mode the norm is ``z = gamma (u - mu) / sigma + beta`` per dimension, so the saved pooled
@@ -176,7 +176,7 @@ def departures(evidence: Evidence, rules: Evidence | None, adversary: pd.DataFra
          "the quick STFT (window 256) keeps the network's input small on a CPU",
          "not measured: it needs the study trained again at another hop"),
         ("embedding batch norm", "Table 1: the embedding is a linear layer; no norm after it",
-         "a BatchNorm1d after the linear embedding layer (`asdlib.model`), as public MobileFaceNet implementations have",
+         "a BatchNorm1d after the linear embedding layer (`asdlib.models.mobilefacenet`), as public MobileFaceNet implementations have",
          "it rescales each embedding dimension, so it changes the cosine distances of Eq. (4) at inference; "
          "the paper does not say whether it has one",
          measured["norm"] + " (the same runs scored on the embeddings before the norm)"),
