@@ -42,7 +42,7 @@ __all__ = ["SAMPLE_RATE", "DATASETS", "COLUMNS", "DOMAIN_SHIFT_KEY", "AudioError
            "AttributeVocab", "load_clip", "audio_problems", "report_problems"]
 
 SAMPLE_RATE = 16_000
-DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
+DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}  # 2022; names.sections gives each year's
 COLUMNS = ["path", "machine", "section", "domain", "split", "label", "attributes", "dataset", "name"]
 
 # The domain-shift factor of each section in the real set (eval 03/04/05 mirror 00/01/02).
@@ -136,7 +136,7 @@ def detect_year(root: str | Path) -> int:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data-set root not found")
-    found = {d: _machine_folders(root, d) for d in names.DATASETS if (root / d).is_dir()}
+    found = {d: _machine_folders(root, d) for d in names.DATA_SETS if (root / d).is_dir()}
     if not found:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     candidates = set(YEARS)
@@ -206,7 +206,7 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data-set root not found")
-    present = [d for d in names.DATASETS if (root / d).is_dir()]
+    present = [d for d in names.DATA_SETS if (root / d).is_dir()]
     if not present:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     year = detect_year(root) if year is None else _given_year(year)
