@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import asdlib
-from asdlib.names import MACHINES
+from asdlib.names import MACHINES, YEARS
 from asdlib.scales import SCALES
 from asdlib.systems import ALL_SYSTEMS
 
@@ -60,14 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes writing in parallel (default: this process's CPUs); the files do not depend on it")
 
-    p = _add(sub, "index", "count the clips of a DCASE 2022 root and list what looks wrong",
-             "Index a DCASE 2022 Task 2 root (dev_data/, eval_data/): print the clips per machine, section, split, "
-             "domain and label, and list what looks wrong (missing sections or domains, counts that differ between "
-             "sections or from the real set's). A file name that is not a DCASE 2022 name is an error. Exit 1 "
-             "if --check-audio finds a bad clip.", _index)
+    p = _add(sub, "index", "count the clips of a DCASE 2022-2025 root and list what looks wrong",
+             "Index a DCASE Task 2 root of 2022, 2023, 2024 or 2025 (dev_data/, eval_data/, each possibly with the "
+             "baselines' raw/ level): print the year, the clips per machine, section, split, domain and label, and "
+             "list what looks wrong (missing sections or domains, counts that differ between sections or from the "
+             "real set's). The year is read from the data unless --year gives it; a file name that is not one of "
+             "the year's names is an error. Exit 1 if --check-audio finds a bad clip.", _index)
     p.add_argument("root", type=Path, help="the data set's root folder (holding dev_data/ and/or eval_data/)")
     p.add_argument("--truth", type=Path, default=None,
                    help="the evaluator's folder (ground_truth_data/, ground_truth_domain/) for eval test clips")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year of the data (default: read from its machine folders and sections)")
     p.add_argument("--check-audio", action="store_true",
                    help="also read every clip: sample rate, channels, length, readability, truncation, "
                         "NaN/inf samples (every problem is listed, not the first only)")
@@ -111,11 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Eq. 5 weights of the 'wt' mode (default: 0.5 0.5)")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
 
-    p = _add(sub, "evaluate", "official DCASE 2022 Task 2 metrics of a folder of anomaly score files",
-             "Compute the official DCASE 2022 Task 2 metrics (AUC per domain, pAUC, harmonic means) of a folder "
-             "of anomaly_score_*.csv files. Labels and domains come from the evaluator's ground truth when "
-             "--truth is given, else from the clip names (dev test names), so anonymised eval names need "
-             "--truth.", _evaluate)
+    p = _add(sub, "evaluate", "official DCASE 2022-2025 Task 2 metrics of a folder of anomaly score files",
+             "Compute the official DCASE Task 2 metrics (AUC per domain, pAUC, harmonic means) of a folder "
+             "of anomaly_score_*.csv files, as the year's official evaluator does. Labels and domains come from "
+             "the evaluator's ground truth when --truth is given, else from the clip names (dev test names), so "
+             "anonymised eval names need --truth. The year is 2022 unless the machines are a later year's eval "
+             "machines or --year gives it (a 2023-2025 dev folder needs --year).", _evaluate)
     p.add_argument("scores_dir", metavar="SCORES_DIR", help="folder of anomaly_score_<machine>_section_<SS>_test.csv files")
     p.add_argument("--truth", metavar="EVALUATOR_DIR", default=None,
                    help="folder holding ground_truth_data/ and ground_truth_domain/ (needed for anonymised eval names)")
@@ -124,7 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "sections} and nothing else")
     p.add_argument("--out", metavar="CSV", default=None, help="also write the per-section table here")
     p.add_argument("--machines", nargs="+", metavar="MACHINE", default=None,
-                   help="score these machines only (the result is then not the official score, which needs all seven)")
+                   help="score these machines only (the result is then not the official score, which needs every "
+                        "machine of the set)")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year whose machines, sections and names the files follow (default: 2022, or "
+                        "the year whose eval machines they are)")
 
     p = _add(sub, "explain", "explain one test clip's anomaly score with a disent run's two spaces",
              "Explain one clip of a scored disent run: how unusual it is in the section space and in the "
@@ -158,7 +166,8 @@ def _index(args) -> int:
 
     from asdlib.data import audio_problems, count_table, find_problems, index_dataset
 
-    index = index_dataset(args.root, truth=args.truth)
+    index = index_dataset(args.root, truth=args.truth, year=args.year)
+    print(f"DCASE {index.attrs['year']} Task 2 data{'' if args.year else ' (year read from the data)'}")
     table = count_table(index)
     wide = table.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"],
                              values="clips", fill_value=0, aggfunc="sum")
@@ -209,7 +218,7 @@ def _evaluate(args) -> int:
     from asdlib.atomic import write_atomic
     from asdlib.evaluate import evaluate_dir, format_report, summary_json
 
-    results = evaluate_dir(args.scores_dir, args.truth, args.machines)
+    results = evaluate_dir(args.scores_dir, args.truth, args.machines, year=args.year)
     if args.out:
         try:
             write_atomic(args.out, results.to_csv(index=False))
