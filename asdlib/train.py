@@ -34,16 +34,23 @@ import numpy as np
 import pandas as pd
 
 import asdlib
+from asdlib import names
 from asdlib.atomic import clean_stale, exclusive, write_atomic
 from asdlib.data import AttributeVocab, index_dataset
 from asdlib.features import FeatureStore, concat_stores, load_features
-from asdlib.names import MACHINES
 from asdlib.scales import Scale, get_scale
 from asdlib.speed import training_path
 from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
 MAX_SEED = 2**32 - 1
+
+
+def known_machines() -> tuple[str, ...]:
+    """Every machine folder name of DCASE 2022 to 2025 (:func:`asdlib.names.machines` of every year and data
+    set), the 2022 seven first."""
+    return tuple(dict.fromkeys(m for year in names.YEARS for dataset in names.DATASETS
+                               for m in names.machines(year, dataset)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,8 +79,8 @@ class RunConfig:
 
         if system not in ALL_SYSTEMS:
             raise ValueError(f"unknown system {system!r}; choose one of {', '.join(ALL_SYSTEMS)}")
-        if machine not in MACHINES and machine != ALL_MACHINES:
-            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)} or "
+        if machine not in known_machines() and machine != ALL_MACHINES:
+            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(known_machines())} or "
                              f"{ALL_MACHINES!r} (pre-training on every machine)")
         if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise ValueError(f"--seed {seed!r}: must be an integer from 0 to {MAX_SEED}")
@@ -502,7 +509,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
         index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
     refuse_single_class_tasks(config.system, config.machine, index)
     if machines is None:
-        present = [m for m in MACHINES if (index["machine"] == m).any()]
+        present = sorted(set(index["machine"]))  # the index's order (2022: asdlib.names.MACHINES)
         data = TrainingSet.merge({m: TrainingSet.build(index, m, config.scale, cache_dir=cache_dir, progress=progress)
                                   for m in present})
     else:
