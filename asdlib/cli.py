@@ -64,14 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                    help="processes writing in parallel (default: this process's CPUs); the files do not depend on it")
 
-    p = _add(sub, "index", "count the clips of a DCASE 2022 root and list what looks wrong",
-             "Index a DCASE 2022 Task 2 root (dev_data/, eval_data/): print the clips per machine, section, split, "
-             "domain and label, and list what looks wrong (missing sections or domains, counts that differ between "
-             "sections or from the real set's). A file name that is not a DCASE 2022 name is an error. Exit 1 "
-             "if --check-audio finds a bad clip.", _index)
+    p = _add(sub, "index", "count the clips of a DCASE 2022-2025 root and list what looks wrong",
+             "Index a DCASE Task 2 root of 2022, 2023, 2024 or 2025 (dev_data/, eval_data/, each possibly with the "
+             "baselines' raw/ level): print the year, the clips per machine, section, split, domain and label, and "
+             "list what looks wrong (missing sections or domains, counts that differ between sections or from the "
+             "real set's). The year is read from the data unless --year gives it; a file name that is not one of "
+             "the year's names is an error. Exit 1 if --check-audio finds a bad clip.", _index)
     p.add_argument("root", type=Path, help="the data set's root folder (holding dev_data/ and/or eval_data/)")
     p.add_argument("--truth", type=Path, default=None,
                    help="the evaluator's folder (ground_truth_data/, ground_truth_domain/) for eval test clips")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year of the data (default: read from its machine folders and sections)")
     p.add_argument("--check-audio", action="store_true",
                    help="also read every clip: sample rate, channels, length, readability, truncation, "
                         "NaN/inf samples (every problem is listed, not the first only)")
@@ -164,7 +167,8 @@ def _index(args) -> int:
 
     from asdlib.data import audio_problems, count_table, find_problems, index_dataset
 
-    index = index_dataset(args.root, truth=args.truth)
+    index = index_dataset(args.root, truth=args.truth, year=args.year)
+    print(f"DCASE {index.attrs['year']} Task 2 data{'' if args.year else ' (year read from the data)'}")
     table = count_table(index)
     wide = table.pivot_table(index=["machine", "section"], columns=["split", "domain", "label"],
                              values="clips", fill_value=0, aggfunc="sum")

@@ -1,14 +1,23 @@
-"""The DCASE 2022 Task 2 data layer: index a data-set root, attribute vocabularies, checked audio.
+"""The DCASE Task 2 data layer (2022 to 2025): index a data-set root, attribute vocabularies, checked audio.
 
-Layout of the real data (``<machine>``: one of :data:`asdlib.names.MACHINES`)::
+Layout of the real data (``<machine>``: one of :func:`asdlib.names.machines` of the year)::
 
-    ROOT/dev_data/<machine>/{train,test}/*.wav     sections 00-02, labelled names
-    ROOT/dev_data/<machine>/attributes_0{0,1,2}.csv
-    ROOT/eval_data/<machine>/{train,test}/*.wav    sections 03-05, anonymised test names
-    ROOT/eval_data/<machine>/attributes_0{3,4,5}.csv
+    ROOT/dev_data/<machine>/{train,test}/*.wav     2022: sections 00-02; 2023-2025: section 00
+    ROOT/dev_data/<machine>/attributes_SS.csv
+    ROOT/eval_data/<machine>/{train,test}/*.wav    2022: sections 03-05; 2023-2025: section 00
+    ROOT/eval_data/<machine>/supplemental/*.wav    2025 only, some machines
+    ROOT/eval_data/<machine>/attributes_SS.csv
 
-Audio: 16 kHz, mono, 16-bit PCM, 10 s a clip. Per section: 990 source and 10 target training clips
-(normal only) and 200 test clips (development: 50 normal and 50 anomalous per domain).
+The organisers' baselines keep each set one level deeper, ``ROOT/dev_data/raw/<machine>/``; both are
+read. The year is read from the data (:func:`detect_year`) or given, never guessed.
+
+Audio: 16 kHz, mono, 16-bit PCM. 2022: 10 s a clip; from 2023 the length varies by machine (e.g. 12 s
+for some 2023 machines), so nothing here assumes 10 s (:func:`audio_problems` compares each clip with
+its own machine's). Per section: 990 source and 10 target training clips (normal only) and 200 test
+clips (development: 50 normal and 50 anomalous per domain).
+
+Supplemental clips (2025) are indexed with split ``"supplemental"``; training reads split ``"train"``
+only, so they are left out of training unless a caller selects them.
 
 Anonymised eval test clips get their label, domain and attributes from the official evaluator's
 folder (``ground_truth_data/``, ``ground_truth_domain/``, ``ground_truth_attributes/``) when it is
@@ -25,10 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.names import (DEV_SECTIONS, EVAL_SECTIONS, MACHINES, ClipNameError, parse_clip_name)
+from asdlib import names
+from asdlib.names import (DEV_SECTIONS, EVAL_SECTIONS, HIDDEN_ATTRIBUTES, NO_ATTRIBUTE, YEARS, ClipNameError,
+                          parse_clip_name)
 
 __all__ = ["SAMPLE_RATE", "DATASETS", "COLUMNS", "DOMAIN_SHIFT_KEY", "AudioError", "domain_shift_key",
-           "domain_shift_prior", "index_dataset", "REAL_COUNTS", "count_table", "find_problems",
+           "domain_shift_prior", "detect_year", "data_folder", "index_dataset", "REAL_COUNTS", "count_table", "find_problems",
            "AttributeVocab", "load_clip", "audio_problems", "report_problems"]
 
 SAMPLE_RATE = 16_000
@@ -51,9 +62,11 @@ class AudioError(ValueError):
     """A clip that cannot be used as it is; the message names the file and the problem."""
 
 
-def domain_shift_key(machine: str, section: str) -> str:
-    """The attribute key whose values change between source and target domain in ``section``."""
-    return DOMAIN_SHIFT_KEY[machine][int(section) % 3]
+def domain_shift_key(machine: str, section: str) -> str | None:
+    """The attribute key whose values change between source and target domain in ``section`` of the
+    DCASE 2022 set; None for a machine of a later year, whose domain-shift key is not tabulated."""
+    keys = DOMAIN_SHIFT_KEY.get(machine)
+    return keys[int(section) % 3] if keys else None
 
 
 def domain_shift_prior(clips: pd.DataFrame, machine: str) -> dict[str, float]:
@@ -80,58 +93,165 @@ def domain_shift_prior(clips: pd.DataFrame, machine: str) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 # Index
 # --------------------------------------------------------------------------------------------
+def data_folder(root: str | Path, dataset: str) -> Path:
+    """``ROOT/<dataset>/raw`` where the organisers' baselines' extra level is there, else ``ROOT/<dataset>``."""
+    folder = Path(root) / dataset
+    return folder / "raw" if (folder / "raw").is_dir() else folder
+
+
+def _machine_folders(root: Path, dataset: str) -> list[str]:
+    folder = data_folder(root, dataset)
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not _is_litter(p)) if folder.is_dir() else []
+
+
+def _sections_and_hidden(root: Path, dataset: str, machine: str) -> tuple[set[str], bool]:
+    """The section numbers of a machine's clips (from names, no parsing of the rest) and whether any
+    of its clips ends in ``noAttribute``."""
+    found, hidden = set(), False
+    for split in ("train", "test"):
+        folder = data_folder(root, dataset) / machine / split
+        if folder.is_dir():
+            for path in folder.iterdir():
+                parts = path.name.split("_")
+                if path.suffix.lower() == ".wav" and len(parts) > 2 and parts[0] == "section":
+                    found.add(parts[1])
+                    hidden = hidden or path.stem.endswith("_" + NO_ATTRIBUTE)
+    return found, hidden
+
+
+def detect_year(root: str | Path) -> int:
+    """The DCASE year (2022-2025) of a data-set root, read from its machine folders and section numbers.
+
+    The eval machines name their year (each year has its own). The dev machines are the same seven
+    every year: a ``dev_data/`` with sections 00-02 is 2022; with section 00 only, which machines carry
+    ``noAttribute`` clips (:data:`asdlib.names.HIDDEN_ATTRIBUTES`) tells 2024 and 2025 apart, while 2023
+    (no hidden attributes) and a 2022 subset holding section 00 only cannot be told apart: give the year.
+    Sections that fit no year give the year holding most of them (the indexer then names each clip
+    whose section does not belong).
+
+    Raises:
+        FileNotFoundError: the root or both data sets are missing.
+        ValueError: one line naming the root when the data fits no year (unknown machine folders,
+            sections of another year, a mix of years) or several (give the year).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: data-set root not found")
+    found = {d: _machine_folders(root, d) for d in names.DATASETS if (root / d).is_dir()}
+    if not found:
+        raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
+    candidates = set(YEARS)
+    seen_hidden: dict[str, set[str]] = {}
+    for dataset, folders in found.items():
+        if not folders:
+            continue
+        fits = {y for y in YEARS if set(folders) <= set(names.machines(y, dataset))}
+        if not fits:
+            known = sorted({m for y in YEARS for m in names.machines(y, dataset)})
+            odd = [m for m in folders if m not in known]
+            if odd:  # as the indexer names a machine folder not of the year
+                raise FileNotFoundError(f"{data_folder(root, dataset)}: {', '.join(odd)} is no DCASE 2022-2025 "
+                                        f"{dataset} machine (known: {', '.join(known)})")
+            raise ValueError(f"{root}: {dataset}/ mixes machines of different years ({', '.join(folders)})")
+        have, seen_hidden[dataset] = set(), set()
+        for machine in folders:
+            sections, hidden = _sections_and_hidden(root, dataset, machine)
+            have |= sections
+            if hidden:
+                seen_hidden[dataset].add(machine)
+        overlap = {y: len(have & set(names.sections(y, dataset))) for y in fits}
+        exact = {y for y in fits if have <= set(names.sections(y, dataset))}
+        # sections that fit no year: the year holding most of them (the indexer then names the clips
+        # whose section does not belong)
+        fits = exact or {y for y in fits if overlap[y] and overlap[y] == max(overlap.values())}
+        if not fits:
+            raise ValueError(f"{root}: {dataset}/ holds section(s) {', '.join(sorted(have))}, which fit no year "
+                             f"with its machines ({', '.join(folders)})")
+        candidates &= fits
+    if not candidates:
+        raise ValueError(f"{root}: dev_data/ and eval_data/ belong to different DCASE years; index each "
+                         "alone or give the year")
+    if len(candidates) > 1:  # the years share the dev machines: the noAttribute machines may tell them apart
+        by_hidden = {y for y in candidates if all(
+            seen_hidden[d] == set(HIDDEN_ATTRIBUTES.get(y, {}).get(d, ())) & set(found[d]) for d in seen_hidden)}
+        if len(by_hidden) == 1:
+            candidates = by_hidden
+    if len(candidates) > 1:
+        raise ValueError(f"{root}: the data fit DCASE {', '.join(map(str, sorted(candidates)))}; "
+                         "give the year (--year)")
+    return candidates.pop()
+
+
 def index_dataset(root: str | Path, truth: str | Path | None = None,
-                  machines: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """One row per clip under a DCASE 2022 root holding ``dev_data/``, ``eval_data/`` or both.
+                  machines: tuple[str, ...] | None = None, year: int | None = None) -> pd.DataFrame:
+    """One row per clip under a DCASE root (2022 to 2025) holding ``dev_data/``, ``eval_data/`` or both.
 
     Args:
-        root: the data-set root.
+        root: the data-set root (``ROOT/dev_data/<machine>/`` or ``ROOT/dev_data/raw/<machine>/``).
         truth: the official evaluator's folder, used for anonymised eval test names.
         machines: restrict to these machine folders (default: every machine folder present).
+        year: the DCASE year; None reads it from the data (:func:`detect_year`).
 
     Returns:
         DataFrame with columns ``path`` (str), ``machine``, ``section`` ('00'..'05'),
-        ``domain`` ('source'/'target' or None), ``split`` ('train'/'test'), ``label``
-        ('normal'/'anomaly' or None), ``attributes`` (dict key -> value), ``dataset``
-        ('dev_data'/'eval_data') and ``name`` (base name), sorted by machine, dataset, split, name.
+        ``domain`` ('source'/'target' or None), ``split`` ('train'/'test', and 'supplemental' for
+        2025 supplemental clips), ``label`` ('normal'/'anomaly' or None), ``attributes`` (dict
+        key -> value; empty for ``noAttribute`` clips), ``dataset`` ('dev_data'/'eval_data') and
+        ``name`` (base name), sorted by machine, dataset, split, name; ``frame.attrs["year"]`` holds
+        the year.
 
     Raises:
         FileNotFoundError: a missing root, machine or split folder.
+        ValueError: a machine folder not of the year, or data that fit no single year (year None).
         ClipNameError: a name that does not parse, or disagrees with its folder.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data-set root not found")
-    present = [d for d in DATASETS if (root / d).is_dir()]
+    present = [d for d in names.DATASETS if (root / d).is_dir()]
     if not present:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
-    truth_table = _TruthTable(Path(truth)) if truth is not None else None
+    year = detect_year(root) if year is None else _given_year(year)
+    truth_table = _TruthTable(Path(truth), year) if truth is not None else None
     rows, litter = [], []
     for dataset in present:
-        entries = sorted((root / dataset).iterdir())
+        base = data_folder(root, dataset)
+        entries = sorted(base.iterdir())
         if machines is None:
             litter += [p for p in entries if _is_litter(p)]
         wanted = [p.name for p in entries if p.is_dir() and not _is_litter(p)] if machines is None else list(machines)
+        of_year = names.machines(year, dataset)
         for machine in wanted:
-            if machine not in MACHINES:
-                raise FileNotFoundError(f"{root / dataset / machine}: not a DCASE 2022 machine "
-                                        f"(expected one of {', '.join(MACHINES)})")
-            for split in ("train", "test"):
-                folder = root / dataset / machine / split
+            if machine not in of_year:
+                raise FileNotFoundError(f"{base / machine}: not a DCASE {year} {dataset} machine "
+                                        f"(expected one of {', '.join(of_year)})")
+            folders = [("train", True), ("test", True)] + [("supplemental", False)] * (year >= 2025)
+            for split, required in folders:
+                folder = base / machine / split
                 if not folder.is_dir():
-                    raise FileNotFoundError(f"{folder}: missing folder")
+                    if required:
+                        raise FileNotFoundError(f"{folder}: missing folder")
+                    continue
                 for path in sorted(folder.iterdir()):
                     if _is_litter(path):
                         litter.append(path)
                     elif path.suffix.lower() == ".wav" and path.is_file():  # .WAV too
-                        rows.append(_row(path, dataset, machine, split, truth_table))
+                        rows.append(_row(path, dataset, machine, split, truth_table, year))
     if litter:
         print(f"asdlib: note: skipped {len(litter)} hidden or archive entries under {root} (e.g. "
               f"{', '.join(str(p.relative_to(root)) for p in litter[:3])})", file=sys.stderr)
     if not rows:
         raise FileNotFoundError(f"{root}: no .wav clips found")
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values(["machine", "dataset", "split", "name"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["machine", "dataset", "split", "name"], kind="stable").reset_index(drop=True)
+    frame.attrs["year"] = year
+    return frame
+
+
+def _given_year(year) -> int:
+    if year not in YEARS:
+        raise ValueError(f"year {year!r}: asdlib reads DCASE {', '.join(map(str, YEARS))}")
+    return int(year)
 
 
 def _is_litter(path: Path) -> bool:
@@ -140,13 +260,14 @@ def _is_litter(path: Path) -> bool:
     return path.name.startswith(".") or path.name == "__MACOSX"
 
 
-def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable | None") -> list:
-    clip = parse_clip_name(str(path))
+def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable | None", year: int) -> list:
+    clip = parse_clip_name(str(path), year)
     if clip.split != split:
         raise ClipNameError(f"{path}: name says split {clip.split!r} but it lies in {split}/")
-    if clip.section not in DATASETS[dataset]:
-        raise ClipNameError(f"{path}: section {clip.section} does not belong in {dataset}/ "
-                            f"(expected {', '.join(DATASETS[dataset])})")
+    expected = names.sections(year, dataset)
+    if clip.section not in expected:
+        raise ClipNameError(f"{path}: section {clip.section} does not belong in {dataset}/ of DCASE {year} "
+                            f"(expected {', '.join(expected)})")
     domain, label, attributes = clip.domain, clip.label, dict(clip.attributes)
     if clip.anonymised and truth is not None:
         domain, label, attributes = truth.lookup(machine, clip.section, path.name)
@@ -154,12 +275,17 @@ def _row(path: Path, dataset: str, machine: str, split: str, truth: "_TruthTable
 
 
 class _TruthTable:
-    """The official evaluator's files: labels, domains and full attribute names of eval test clips."""
+    """The official evaluator's files: labels, domains and full attribute names of eval test clips.
 
-    def __init__(self, folder: Path):
+    Full names come from ``ground_truth_attributes/<machine>/attributes_SS.csv`` (2022: a header, the
+    full name in the last field) or ``ground_truth_attributes/ground_truth_<machine>_section_SS_test.csv``
+    (2023-2025: no header, rows ``section_00_0000.wav,<full name without .wav>``).
+    """
+
+    def __init__(self, folder: Path, year: int = 2022):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: evaluator folder not found")
-        self.folder = folder
+        self.folder, self.year = folder, year
         self._cache: dict[tuple[str, str], dict[str, tuple]] = {}
 
     def lookup(self, machine: str, section: str, name: str) -> tuple:
@@ -172,6 +298,21 @@ class _TruthTable:
             raise ClipNameError(f"{name}: not listed in the evaluator's files for {machine} section "
                                 f"{section} under {self.folder}") from None
 
+    def _full_names(self, machine: str, section: str) -> tuple[Path, list[tuple[int, str, str]]]:
+        """The attribute file and its rows ``(line, anonymised name, full name)``."""
+        if self.year == 2022:
+            path, header = self.folder / "ground_truth_attributes" / machine / f"attributes_{section}.csv", True
+        else:
+            path = self.folder / "ground_truth_attributes" / f"ground_truth_{machine}_section_{section}_test.csv"
+            header = False
+        if not path.is_file():
+            return path, []
+        with open(path, newline="") as handle:
+            rows = [(line, f) for line, f in enumerate(csv.reader(handle), start=1) if f and not (header and line == 1)]
+        # 2022 rows may have fewer fields than the header: the last one is the full name
+        return path, [(line, f[0].rsplit("/", 1)[-1],
+                       f[-1] if f[-1].lower().endswith(".wav") else f[-1] + ".wav") for line, f in rows]
+
     def _load(self, machine: str, section: str) -> dict[str, tuple]:
         stem = f"ground_truth_{machine}_section_{section}_test.csv"
         labels_file, domains_file = self.folder / "ground_truth_data" / stem, self.folder / "ground_truth_domain" / stem
@@ -179,18 +320,13 @@ class _TruthTable:
         if set(labels) != set(domains):
             raise ValueError(f"{labels_file} and {domains_file} list different clips")
         attributes: dict[str, dict[str, str]] = {}
-        attr_file = self.folder / "ground_truth_attributes" / machine / f"attributes_{section}.csv"
-        if attr_file.is_file():
-            with open(attr_file, newline="") as handle:
-                for line_no, fields in enumerate(csv.reader(handle), start=1):
-                    if line_no == 1 or not fields:
-                        continue  # header
-                    # rows may have fewer fields than the header: the last one is the full name
-                    try:
-                        full = parse_clip_name(fields[-1])
-                    except ClipNameError as err:
-                        raise ClipNameError(f"{attr_file}, line {line_no}: {err}") from None
-                    attributes[fields[0].rsplit("/", 1)[-1]] = dict(full.attributes)
+        attr_file, rows = self._full_names(machine, section)
+        for line_no, anonymised, full_name in rows:
+            try:
+                full = parse_clip_name(full_name, self.year)
+            except ClipNameError as err:
+                raise ClipNameError(f"{attr_file}, line {line_no}: {err}") from None
+            attributes[anonymised] = dict(full.attributes)
         table = {}
         for name, flag in labels.items():
             label = {"0": "normal", "1": "anomaly"}.get(flag)
@@ -244,7 +380,7 @@ def find_problems(index: pd.DataFrame) -> list[str]:
     for (machine, dataset), part in index.groupby(["machine", "dataset"]):
         for split in ("train", "test"):
             have = set(part.loc[part["split"] == split, "section"])
-            missing = [s for s in DATASETS[dataset] if s not in have]
+            missing = [s for s in names.sections(index.attrs.get("year", 2022), dataset) if s not in have]
             if missing:
                 problems.append(f"{machine} {dataset} {split}: missing section(s) {', '.join(missing)}")
         train = part[part["split"] == "train"]
