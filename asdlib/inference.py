@@ -54,13 +54,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.data import index_dataset
 from asdlib.features import concat_stores, load_features
 from asdlib.metrics import (DEFAULT_PERCENTILE, decision_percentile, gamma_threshold, harmonic_mean,
                             labelled_section_metrics, write_anomaly_scores, write_decision_results)
 from asdlib.names import MACHINES
 from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
-from asdlib.train import ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, read_run_config
+from asdlib.train import (ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, machine_index,
+                          read_run_config)
 
 CHECKPOINT_RULES = ("last", "best_dev")
 AVERAGE_RULE = re.compile(r"^average([1-9]\d*)$")
@@ -272,7 +272,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     vocab = AttributeVocab.from_dict(meta["vocab"])
     machines = tuple(dict.fromkeys(s.split("/")[0] for s in vocab.sections)) if pooled else (machine,)
     if index is None:
-        index = index_dataset(data_root, truth=truth_dir or None, machines=None if pooled else machines)
+        index = machine_index(data_root, truth_dir or None, config.machine)
     clips = pd.concat([index[index["machine"] == m] for m in machines]).reset_index(drop=True)
     features = concat_stores([load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,
                                             chunk_frames=settings.chunk_frames, progress=progress) for m in machines])

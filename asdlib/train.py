@@ -36,7 +36,7 @@ import pandas as pd
 import asdlib
 from asdlib import names
 from asdlib.atomic import clean_stale, exclusive, write_atomic
-from asdlib.data import AttributeVocab, index_dataset
+from asdlib.data import AttributeVocab, detect_year, index_dataset
 from asdlib.features import FeatureStore, concat_stores, load_features
 from asdlib.scales import Scale, get_scale
 from asdlib.speed import training_path
@@ -44,6 +44,20 @@ from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
 MAX_SEED = 2**32 - 1
+
+
+def machine_index(root: str | Path, truth: str | Path | None, machine: str) -> pd.DataFrame:
+    """:func:`asdlib.data.index_dataset` of ``machine``'s clips (``"all"``: of every machine). A later
+    year's machine lies in dev_data or in eval_data only, so its year's root is indexed whole and cut."""
+    if machine == ALL_MACHINES:
+        return index_dataset(root, truth=truth)
+    year = detect_year(root)
+    if year == 2022:
+        return index_dataset(root, truth=truth, machines=(machine,), year=year)
+    index = index_dataset(root, truth=truth, year=year)
+    if not (index["machine"] == machine).any():
+        raise FileNotFoundError(f"{root}: no {machine} folder in dev_data/ or eval_data/ (DCASE {year})")
+    return index[index["machine"] == machine].reset_index(drop=True)
 
 
 def known_machines() -> tuple[str, ...]:
@@ -504,11 +518,10 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     settings = config.scale.train
     config.scale.validate()
     device = pick_device(device)
-    machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
-        index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
+        index = machine_index(config.data_root, config.truth_dir, config.machine)
     refuse_single_class_tasks(config.system, config.machine, index)
-    if machines is None:
+    if config.machine == ALL_MACHINES:
         present = sorted(set(index["machine"]))  # the index's order (2022: asdlib.names.MACHINES)
         data = TrainingSet.merge({m: TrainingSet.build(index, m, config.scale, cache_dir=cache_dir, progress=progress)
                                   for m in present})
