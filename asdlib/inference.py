@@ -383,7 +383,8 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             rows = _kept_metrics(target, machine, test, scores, eval_keys, _section_rows(test, scores, pooled))
             with staged_folder(target) as folder:
                 _write_official_files(folder, test, scores, thresholds, pooled)
-                train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
+                named = ["machine", "name", "section"] if pooled else ["name", "section"]  # pooled: names repeat
+                train_table = clips.iloc[train_idx][named].assign(score=train_scores)
                 write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
                 summary = {
                     "system": config.system, "mode": mode, "machine": machine,
