@@ -166,3 +166,23 @@ def test_the_later_years_name_forms_are_indexed_from_hand_written_layouts(tmp_pa
     index = index_dataset(root, year=year)
     assert index.attrs["year"] == year and set(index["section"]) == {"00"}
     assert index.loc[index["split"] == "train", "attributes"].iloc[0] == attributes
+
+
+def test_the_2025_stand_in_has_supplemental_clips_of_the_machine_alone_and_of_the_noise_alone(tmp_path):
+    size = SynthSize(clip_seconds=1.0, train_source=2, train_target=1, test_per_domain=2, eval_test=4)
+    root = generate(tmp_path / "d2025", size, seed=2, machines=("ToyPet", "HomeCamera"), year=2025, progress=False)
+    index = index_dataset(root, truth=root / "eval_truth")
+    assert index.attrs["year"] == 2025
+    extra = index[index["split"] == "supplemental"]
+    assert extra.groupby("machine").size().to_dict() == {"HomeCamera": 4, "ToyPet": 4}
+    rms = {}
+    for name, path in zip(extra["name"], extra["path"]):
+        wave, _ = soundfile.read(path)
+        rms.setdefault(parse_clip_name(name, 2025).kind, []).append(float(np.sqrt(np.mean(wave ** 2))))
+    assert set(rms) == {"source_machine", "noise_normal"} and min(rms["noise_normal"]) > 0
+    # the background alone is quieter than the machine alone (it is mixed below the machine's level)
+    assert max(rms["noise_normal"]) < min(rms["source_machine"])
+    # a hidden machine's supplemental machine clips state no attribute; a machine with attributes states them
+    machine_clips = extra[extra["name"].str.contains("_machine_")]
+    assert (machine_clips.loc[machine_clips["machine"] == "ToyPet", "attributes"] == {}).all()
+    assert (machine_clips.loc[machine_clips["machine"] == "HomeCamera", "attributes"].map(len) > 0).all()

@@ -126,7 +126,10 @@ def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int =
 
 
 def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``."""
+    """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``.
+
+    A supplemental clip (DCASE 2025, ``split`` "supplemental") holds one part of that mix: the machine
+    alone (``domain`` "source" or "target") or the background alone at its level in the mix ("noise")."""
     n = int(round(seconds * sr))
     model = MODELS[spec.physics][1]
     base = section_base(seed, spec.unit, spec.section, spec.physics)
@@ -137,7 +140,11 @@ def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: in
     background, snr_db = noise.clip_noise(seed, spec.unit, spec.attributes)
     bed = noise.render_noise(background, rng, n, sr)
     snr_db += rng.normal(0.0, 0.5)
-    mix = source + bed * signals.rms(source) * 10 ** (-snr_db / 20)
+    background = bed * signals.rms(source) * 10 ** (-snr_db / 20)
+    if spec.split != "supplemental":
+        mix = source + background
+    else:
+        mix = background if spec.domain == "noise" else source
     mix = channel.apply(mix, channel.clip_transfers(seed, spec.unit, spec.attributes), sr)
     gain = machine_level(seed, spec.unit) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
     return np.clip(np.round(mix * gain * 32767), -32768, 32767).astype(np.int16)

@@ -15,6 +15,8 @@ with the one section ``00`` (train, test and ``attributes_00.csv``; the names of
 year hides say ``noAttribute``), and the evaluator's attribute files are the later evaluators'
 ``out/eval_truth/ground_truth_attributes/ground_truth_<machine>_section_00_test.csv``, rows
 ``section_00_0000.wav,<labelled name without .wav>[,<name with the hidden attributes>.wav]``.
+2025 adds ``<machine>/supplemental/`` to every machine: the machine alone and the background alone
+(:func:`plan_supplemental`).
 
 plus ``out/anomaly_causes.csv`` (type and severity of every anomalous test clip) and
 ``out/synth.json`` (provenance). Everything is written into a temporary sibling folder that is
@@ -62,8 +64,21 @@ def _specs(seed: int, machine: str, section: str, split: str, domain: str, label
     for index in range(count):
         clip = ClipSpec(machine, section, split, domain, label, index, {}, **extra)
         rng = stream(seed, "attributes", *clip.stream_keys())
-        out.append(dataclasses.replace(clip, attributes=assign(design, domain, index, rng)))
+        out.append(dataclasses.replace(clip, attributes=assign(design, "source" if domain == "noise" else domain,
+                                                               index, rng)))
     return out
+
+
+def plan_supplemental(seed: int, machine: str, size: SynthSize, year: int) -> list[ClipSpec]:
+    """The supplemental clips of a DCASE 2025 machine's section 00: ``size.test_per_domain`` clean
+    source-domain recordings of the machine (``section_00_source_supplemental_machine_NNNN``) and as
+    many of the background alone (``section_00_noise_supplemental_normal_NNNN``); none before 2025.
+    The real set has 100 a section (the form of their names: :mod:`asdlib.names`)."""
+    if year < 2025:
+        return []
+    return (_specs(seed, machine, "00", "supplemental", "source", "machine", size.test_per_domain, year)
+            + [dataclasses.replace(s, hidden=True)  # a noise recording's name states no attribute
+               for s in _specs(seed, machine, "00", "supplemental", "noise", "normal", size.test_per_domain, year)])
 
 
 def year_folders(year: int, machines=None) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -103,15 +118,15 @@ def plan_section(seed: int, machine: str, section: str, size: SynthSize, year: i
     return train, test
 
 
-def section_clip_count(size: SynthSize, folder: str) -> int:
-    """How many clips one section of ``folder`` ("dev_data" or "eval_data") has at ``size``."""
+def section_clip_count(size: SynthSize, folder: str, year: int = 2022) -> int:
+    """How many clips one section of ``folder`` ("dev_data" or "eval_data") of ``year`` has at ``size``."""
     test = 4 * size.test_per_domain if folder == "dev_data" else size.eval_test
-    return size.train_source + size.train_target + test
+    return size.train_source + size.train_target + test + (2 * size.test_per_domain if year >= 2025 else 0)
 
 
 def clip_count(size: SynthSize, machines=MACHINES, year: int = 2022) -> int:
     """How many clips :func:`generate` writes for ``machines`` of ``year`` at ``size``."""
-    return sum(len(sections) * section_clip_count(size, folder)
+    return sum(len(sections) * section_clip_count(size, folder, year)
                for folder, of_machine in year_folders(year, machines).items() for sections in of_machine.values())
 
 
@@ -142,7 +157,9 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
     else:
         pairs = (section_design(machine, section) if year == 2022 else year_design(train[0].physics)).max_pairs
     attribute_rows, truth_label, truth_domain, truth_attributes = [], [], [], []
-    for split, specs in (("train", train), ("test", test)):
+    for split, specs in (("train", train), ("test", test), ("supplemental", plan_supplemental(seed, machine, size, year))):
+        if not specs:
+            continue
         (root / split).mkdir(parents=True, exist_ok=True)
         for position, spec in enumerate(specs):
             anonymous = folder == "eval_data" and split == "test"
@@ -153,7 +170,8 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
             except soundfile.SoundFileError as err:  # libsndfile says "System error" for a full disk
                 raise OSError(f"{root / split / name}: cannot be written ({err}); is the disk full?") from None
             relative = f"{machine}/{split}/{name}"
-            attribute_rows.append([relative] if anonymous or spec.hidden else [relative, *_pairs(spec.attributes)])
+            if split != "supplemental":
+                attribute_rows.append([relative] if anonymous or spec.hidden else [relative, *_pairs(spec.attributes)])
             if anonymous:
                 truth_label.append([name, str(int(spec.label == "anomaly"))])
                 truth_domain.append([name, str(int(spec.domain == "target"))])
@@ -191,7 +209,7 @@ def _write_in_parallel(tmp: Path, sections: list[tuple[str, str, str]], size: Sy
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = {pool.submit(_write_section, tmp, folder, machine, section, size, seed, strength, None, year):
-                   section_clip_count(size, folder) for folder, machine, section in sections}
+                   section_clip_count(size, folder, year) for folder, machine, section in sections}
         for future in as_completed(futures):
             future.result()
             bar.update(futures[future])
@@ -211,7 +229,7 @@ def _clip_bytes(size: SynthSize, year: int, machines) -> int:
     for folder, of_machine in year_folders(year, machines).items():
         for machine, secs in of_machine.items():
             factor = 1.0 if year == 2022 else seconds_factor(year, machine)
-            total += len(secs) * section_clip_count(size, folder) * (44 + 2 * round(size.clip_seconds * factor
+            total += len(secs) * section_clip_count(size, folder, year) * (44 + 2 * round(size.clip_seconds * factor
                                                                                     * SAMPLE_RATE))
     return total
 
