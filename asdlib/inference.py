@@ -273,7 +273,8 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     machines = tuple(dict.fromkeys(s.split("/")[0] for s in vocab.sections)) if pooled else (machine,)
     if index is None:
         index = machine_index(data_root, truth_dir or None, config.machine)
-    clips = pd.concat([index[index["machine"] == m] for m in machines]).reset_index(drop=True)
+    scored = index[index["split"].isin(("train", "test"))]  # not DCASE 2025's supplemental clips
+    clips = pd.concat([scored[scored["machine"] == m] for m in machines]).reset_index(drop=True)
     features = concat_stores([load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,
                                             chunk_frames=settings.chunk_frames, progress=progress) for m in machines])
     # the groups a test clip is scored within: its section, or its machine's section ("fan/00") when pooled
@@ -281,9 +282,9 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     train_idx = np.flatnonzero(clips["split"] == "train")
     test_idx = np.flatnonzero(clips["split"] == "test")
     test = clips.iloc[test_idx].reset_index(drop=True)
-    dev_keys = set(zip(test.loc[test["dataset"] == "dev_data", "machine"], test.loc[test["dataset"] == "dev_data", "section"]))
-    eval_keys = set(zip(test["machine"], test["section"])) - dev_keys
     dev_test = test[test["dataset"] == "dev_data"]
+    dev_keys = set(zip(dev_test["machine"], dev_test["section"]))  # (machine, section) pairs
+    eval_keys = set(zip(test["machine"], test["section"])) - dev_keys
     if "best_dev" in rules and (dev_test.empty or dev_test["label"].isna().any()):
         raise ValueError(f"{run_dir}: checkpoint rule 'best_dev' needs labelled development test clips "
                          f"(dev_data/{machine if not pooled else '<machine>'}/test under {data_root})")

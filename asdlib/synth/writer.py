@@ -157,7 +157,8 @@ def _write_section(tmp: Path, folder: str, machine: str, section: str, size: Syn
     else:
         pairs = (section_design(machine, section) if year == 2022 else year_design(train[0].physics)).max_pairs
     attribute_rows, truth_label, truth_domain, truth_attributes = [], [], [], []
-    for split, specs in (("train", train), ("test", test), ("supplemental", plan_supplemental(seed, machine, size, year))):
+    supplemental = plan_supplemental(seed, machine, size, year)
+    for split, specs in (("train", train), ("test", test), ("supplemental", supplemental)):
         if not specs:
             continue
         (root / split).mkdir(parents=True, exist_ok=True)
