@@ -474,7 +474,9 @@ def start_from_pretrained(model, run_dir: str | Path, device) -> list[str]:
 def refuse_single_class_tasks(system: str, machine: str, index: pd.DataFrame) -> None:
     """Refuse a surrogate task of ``system`` with one class in the training clips of ``machine`` (of every
     machine for ``all``): its loss is 0 from the first step and nothing is learnt, as on a data set of one
-    section per machine (the DCASE 2023-2025 layout). Checked on the index, before any feature is computed."""
+    section per machine (the DCASE 2023-2025 layout); and the attribute tasks when no clip carries an
+    attribute. A machine without attributes among others with them only has no attribute task (its
+    labels are missing, Eq. 3). Checked on the index, before any feature is computed."""
     from asdlib.systems import EMBEDDING_SYSTEMS
 
     present = sorted(set(index.loc[index["split"] == "train", "machine"]))
@@ -488,6 +490,9 @@ def refuse_single_class_tasks(system: str, machine: str, index: pd.DataFrame) ->
         raise ValueError(f"{machine}: the section task has one class (section {section}): nothing to learn; "
                          "train on several machines with --machine all")
     if system in ("mtl", "disent", "disent_split"):  # the systems that classify attributes, one task per key
+        if not any(vocab.keys for vocab in vocabs.values()):  # every machine noAttribute (DCASE 2024-2025)
+            raise ValueError(f"{machine}: no training clip carries an attribute ({', '.join(vocabs)}: noAttribute): "
+                             "the attribute tasks have nothing to learn; choose sec_softmax or sec_arcface")
         for m, vocab in vocabs.items():
             for key, values in vocab.values.items():
                 if len(values) == 1:

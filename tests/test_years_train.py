@@ -186,3 +186,14 @@ def test_the_2025_stand_in_has_supplemental_clips_of_the_machine_alone_and_of_th
     machine_clips = extra[extra["name"].str.contains("_machine_")]
     assert (machine_clips.loc[machine_clips["machine"] == "ToyPet", "attributes"] == {}).all()
     assert (machine_clips.loc[machine_clips["machine"] == "HomeCamera", "attributes"].map(len) > 0).all()
+
+
+def test_attribute_tasks_on_machines_that_all_hide_their_attributes_are_refused_with_one_line(tmp_path, capsys):
+    size = SynthSize(clip_seconds=1.0, train_source=2, train_target=1, test_per_domain=1, eval_test=4)
+    root = generate(tmp_path / "hidden", size, seed=0, machines=("gearbox", "ToothBrush"), year=2024, progress=False)
+    assert cli.main(["train", "--data", str(root), "--machine", "all", "--system", "mtl", "--scale", "smoke",
+                     "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "asdlib train: error: all: no training clip carries an attribute (ToothBrush, gearbox: noAttribute): the "
+        "attribute tasks have nothing to learn; choose sec_softmax or sec_arcface")
+    assert not (tmp_path / "run").exists()
