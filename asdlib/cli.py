@@ -118,11 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Eq. 5 weights of the 'wt' mode (default: 0.5 0.5)")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
 
-    p = _add(sub, "evaluate", "official DCASE 2022 Task 2 metrics of a folder of anomaly score files",
-             "Compute the official DCASE 2022 Task 2 metrics (AUC per domain, pAUC, harmonic means) of a folder "
-             "of anomaly_score_*.csv files. Labels and domains come from the evaluator's ground truth when "
-             "--truth is given, else from the clip names (dev test names), so anonymised eval names need "
-             "--truth.", _evaluate)
+    p = _add(sub, "evaluate", "official DCASE 2022-2025 Task 2 metrics of a folder of anomaly score files",
+             "Compute the official DCASE Task 2 metrics (AUC per domain, pAUC, harmonic means) of a folder "
+             "of anomaly_score_*.csv files, as the year's official evaluator does. Labels and domains come from "
+             "the evaluator's ground truth when --truth is given, else from the clip names (dev test names), so "
+             "anonymised eval names need --truth. The year is 2022 unless the machines are a later year's eval "
+             "machines or --year gives it (a 2023-2025 dev folder needs --year).", _evaluate)
     p.add_argument("scores_dir", metavar="SCORES_DIR", help="folder of anomaly_score_<machine>_section_<SS>_test.csv files")
     p.add_argument("--truth", metavar="EVALUATOR_DIR", default=None,
                    help="folder holding ground_truth_data/ and ground_truth_domain/ (needed for anonymised eval names)")
@@ -131,7 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "sections} and nothing else")
     p.add_argument("--out", metavar="CSV", default=None, help="also write the per-section table here")
     p.add_argument("--machines", nargs="+", metavar="MACHINE", default=None,
-                   help="score these machines only (the result is then not the official score, which needs all seven)")
+                   help="score these machines only (the result is then not the official score, which needs every "
+                        "machine of the set)")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year whose machines, sections and names the files follow (default: 2022, or "
+                        "the year whose eval machines they are)")
 
     p = _add(sub, "explain", "explain one test clip's anomaly score with a disent run's two spaces",
              "Explain one clip of a scored disent run: how unusual it is in the section space and in the "
@@ -219,7 +224,7 @@ def _evaluate(args) -> int:
     from asdlib.atomic import write_atomic
     from asdlib.evaluate import evaluate_dir, format_report, summary_json
 
-    results = evaluate_dir(args.scores_dir, args.truth, args.machines)
+    results = evaluate_dir(args.scores_dir, args.truth, args.machines, year=args.year)
     if args.out:
         try:
             write_atomic(args.out, results.to_csv(index=False))

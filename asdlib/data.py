@@ -174,8 +174,7 @@ def detect_year(root: str | Path) -> int:
     if len(candidates) > 1:  # the years share the dev machines: the noAttribute machines may tell them apart
         by_hidden = {y for y in candidates if all(
             seen_hidden[d] == set(HIDDEN_ATTRIBUTES.get(y, {}).get(d, ())) & set(found[d]) for d in seen_hidden)}
-        if len(by_hidden) == 1:
-            candidates = by_hidden
+        candidates = by_hidden or candidates
     if len(candidates) > 1:
         raise ValueError(f"{root}: the data fit DCASE {', '.join(map(str, sorted(candidates)))}; "
                          "give the year (--year)")

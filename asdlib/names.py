@@ -160,7 +160,9 @@ def parse_clip_name(name: str, year: int = 2022) -> ClipName:
     domain, split, label, index = tokens[2:6]
     if not _INDEX.match(index):
         raise ClipNameError(f"{name}: index {index!r} is not four digits")
-    if split == SUPPLEMENTAL and year >= 2025:
+    if split == SUPPLEMENTAL and year < 2025:
+        raise ClipNameError(f"{name}: supplemental clips are DCASE 2025 only, not {year}")
+    if split == SUPPLEMENTAL:
         if domain not in DOMAINS + ("noise",) or not _TOKEN.match(label):
             raise ClipNameError(f"{name}: a supplemental name reads section_SS_<source|target|noise>_supplemental_"
                                 f"<what>_<index>; got {domain!r} and {label!r}")
