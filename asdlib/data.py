@@ -11,9 +11,8 @@ Layout of the real data (``<machine>``: one of :func:`asdlib.names.machines` of 
 The organisers' baselines keep each set one level deeper, ``ROOT/dev_data/raw/<machine>/``; both are
 read. The year is read from the data (:func:`detect_year`) or given, never guessed.
 
-Audio: 16 kHz, mono, 16-bit PCM. 2022: 10 s a clip; from 2023 the length varies by machine (e.g. 12 s
-for some 2023 machines), so nothing here assumes 10 s (:func:`audio_problems` compares each clip with
-its own machine's). Per section: 990 source and 10 target training clips (normal only) and 200 test
+Audio: 16 kHz, mono, 16-bit PCM. 2022: 10 s a clip; from 2023 the length varies by machine type, so
+nothing here assumes 10 s (:func:`audio_problems` compares each clip with its own machine's clips). Per section: 990 source and 10 target training clips (normal only) and 200 test
 clips (development: 50 normal and 50 anomalous per domain).
 
 Supplemental clips (2025) are indexed with split ``"supplemental"``; training reads split ``"train"``
@@ -43,7 +42,7 @@ __all__ = ["SAMPLE_RATE", "DATASETS", "COLUMNS", "DOMAIN_SHIFT_KEY", "AudioError
            "AttributeVocab", "load_clip", "audio_problems", "report_problems"]
 
 SAMPLE_RATE = 16_000
-DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}
+DATASETS = {"dev_data": DEV_SECTIONS, "eval_data": EVAL_SECTIONS}  # 2022; names.sections gives each year's
 COLUMNS = ["path", "machine", "section", "domain", "split", "label", "attributes", "dataset", "name"]
 
 # The domain-shift factor of each section in the real set (eval 03/04/05 mirror 00/01/02).
@@ -137,7 +136,7 @@ def detect_year(root: str | Path) -> int:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data-set root not found")
-    found = {d: _machine_folders(root, d) for d in names.DATASETS if (root / d).is_dir()}
+    found = {d: _machine_folders(root, d) for d in names.DATA_SETS if (root / d).is_dir()}
     if not found:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     candidates = set(YEARS)
@@ -207,7 +206,7 @@ def index_dataset(root: str | Path, truth: str | Path | None = None,
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data-set root not found")
-    present = [d for d in names.DATASETS if (root / d).is_dir()]
+    present = [d for d in names.DATA_SETS if (root / d).is_dir()]
     if not present:
         raise FileNotFoundError(f"{root}: holds neither dev_data/ nor eval_data/")
     year = detect_year(root) if year is None else _given_year(year)
@@ -548,12 +547,15 @@ def _wav_promised_frames(path) -> int | None:
 def audio_problems(index: pd.DataFrame, progress: bool = False) -> list[str]:
     """Every problem :func:`load_clip` finds in the clips of ``index`` (rows of :func:`index_dataset`), and
     every clip shorter than its machine's own clip length (the median of that machine's clips: 10 s for
-    each DCASE 2022 machine; later years vary it by machine), one message per bad clip (all of them, not
-    the first only); an empty list when every clip is fine."""
+    each DCASE 2022 machine; later years vary it by machine; a machine's 2025 supplemental clips are a
+    group of their own), one message per bad clip (all of them, not the first only); an empty list when
+    every clip is fine."""
     from tqdm.auto import tqdm
 
     problems, lengths = [], {}
-    for path, machine in tqdm(list(zip(index["path"], index["machine"])), desc="checking audio", unit="clip",
+    # 2025 supplemental recordings are compared among themselves, not with the machine's clips
+    groups = [f"{m} supplemental" if split == "supplemental" else m for m, split in zip(index["machine"], index["split"])]
+    for path, machine in tqdm(list(zip(index["path"], groups)), desc="checking audio", unit="clip",
                               disable=not progress):
         try:
             lengths.setdefault(machine, {})[path] = len(load_clip(path, min_samples=0))

@@ -168,7 +168,7 @@ def _year_of(files: dict[tuple[str, str], Path], year: int | None) -> int:
 
 def _sets(year: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The year's complete sets: ``(machines, sections)`` of dev and of eval."""
-    return [(_names.machines(year, d), _names.sections(year, d)) for d in _names.DATASETS]
+    return [(_names.machines(year, d), _names.sections(year, d)) for d in _names.DATA_SETS]
 
 
 def _select(files: dict[tuple[str, str], Path], scores_dir, machines, year: int = 2022):

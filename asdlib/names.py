@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 __all__ = ["YEARS", "MACHINES", "DEV_SECTIONS", "EVAL_SECTIONS", "SECTIONS", "DOMAINS", "SPLITS", "LABELS",
-           "NO_ATTRIBUTE", "HIDDEN_ATTRIBUTES", "ClipNameError", "ClipName", "machines", "sections",
+           "DATA_SETS", "NO_ATTRIBUTE", "HIDDEN_ATTRIBUTES", "ClipNameError", "ClipName", "machines", "sections",
            "parse_clip_name", "format_clip_name", "format_eval_test_name"]
 
 YEARS = (2022, 2023, 2024, 2025)
@@ -52,7 +52,7 @@ _EVAL_MACHINES = {
     2025: ("ToyRCCar", "ToyPet", "HomeCamera", "AutoTrash", "Polisher", "ScrewFeeder", "BandSealer",
            "CoffeeGrinder"),
 }
-DATASETS = ("dev_data", "eval_data")
+DATA_SETS = ("dev_data", "eval_data")
 
 # Machines whose clips carry ``noAttribute`` (the organisers' baseline ships their hidden attributes in
 # ``datasets/ground_truth_attributes/dcase202Xt2/<dataset>/<machine>/``).
@@ -76,8 +76,8 @@ def _check_year(year: int) -> int:
 
 
 def _check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"data set {dataset!r} is not one of {', '.join(DATASETS)}")
+    if dataset not in DATA_SETS:
+        raise ValueError(f"data set {dataset!r} is not one of {', '.join(DATA_SETS)}")
     return dataset
 
 

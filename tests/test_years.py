@@ -63,7 +63,7 @@ def test_supplemental_names_round_trip_in_2025_only():
 # ------------------------------------------------------------------ layouts
 def _write_year(root: Path, year: int, *, dev=True, evaluation=True, raw=False) -> Path:
     """A miniature root of ``year``: dev fan (1 s clips) and gearbox (1.5 s, its attributes hidden in
-    2024), eval two machines (anonymised test names), the 2025 supplemental folder, and the
+    2024), eval two machines (2 s, anonymised test names), the 2025 supplemental folder (0.5 s), and the
     evaluator's files (2023+ form) in ``root.parent / "truth"``."""
     level = ("raw",) if raw else ()
     if dev:
@@ -93,7 +93,7 @@ def _write_year(root: Path, year: int, *, dev=True, evaluation=True, raw=False) 
                 (truth / folder / stem).write_text("".join(f"{r[0]},{code.get(r[column], r[column])}\n" for r in rows))
             if year == 2025:
                 write_wav(base / "supplemental" / format_clip_name("00", "noise", "supplemental", "normal", 0, {},
-                                                                   year=2025), seconds=2.0)
+                                                                   year=2025), seconds=0.5)
     return root
 
 
@@ -115,6 +115,7 @@ def test_each_year_is_indexed_with_its_year(tmp_path, year):
     supplemental = index[index["split"] == "supplemental"]
     assert len(supplemental) == 2 * (year == 2025) and supplemental["label"].isna().all()
     assert not [p for p in find_problems(index) if "missing section" in p]
+    assert audio_problems(index) == []  # 0.5 s supplemental clips are not measured against 2 s eval clips
 
 
 def test_clip_lengths_vary_by_machine(tmp_path):
