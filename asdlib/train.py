@@ -63,7 +63,7 @@ def machine_index(root: str | Path, truth: str | Path | None, machine: str) -> p
 def known_machines() -> tuple[str, ...]:
     """Every machine folder name of DCASE 2022 to 2025 (:func:`asdlib.names.machines` of every year and data
     set), the 2022 seven first."""
-    return tuple(dict.fromkeys(m for year in names.YEARS for dataset in names.DATASETS
+    return tuple(dict.fromkeys(m for year in names.YEARS for dataset in names.DATA_SETS
                                for m in names.machines(year, dataset)))
 
 
