@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder (not needed for training)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scale setting, e.g. --set train.epochs=10")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year of the data (default: read from its machine folders and sections; a "
+                        "development set alone of one section may need it)")
     p.add_argument("--init", type=Path, default=None,
                    help="a pre-trained run (--machine all) whose trunk and embedding layer this run starts from")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
@@ -196,7 +199,7 @@ def _train(args) -> int:
     from asdlib.train import RunConfig, train
 
     config = RunConfig.create(args.system, args.machine, args.data, args.scale, seed=args.seed,
-                              truth_dir=args.truth, overrides=args.overrides, init=args.init)
+                              truth_dir=args.truth, overrides=args.overrides, init=args.init, year=args.year)
     last = train(config, args.out, device=args.device)
     print(f"trained {args.system} on {args.machine}: {last}")
     return 0

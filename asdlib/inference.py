@@ -272,7 +272,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     vocab = AttributeVocab.from_dict(meta["vocab"])
     machines = tuple(dict.fromkeys(s.split("/")[0] for s in vocab.sections)) if pooled else (machine,)
     if index is None:
-        index = machine_index(data_root, truth_dir or None, config.machine)
+        index = machine_index(data_root, truth_dir or None, config.machine, config.year)
     scored = index[index["split"].isin(("train", "test"))]  # not DCASE 2025's supplemental clips
     clips = pd.concat([scored[scored["machine"] == m] for m in machines]).reset_index(drop=True)
     features = concat_stores([load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,

@@ -46,12 +46,13 @@ ALL_MACHINES = "all"
 MAX_SEED = 2**32 - 1
 
 
-def machine_index(root: str | Path, truth: str | Path | None, machine: str) -> pd.DataFrame:
-    """:func:`asdlib.data.index_dataset` of ``machine``'s clips (``"all"``: of every machine). A later
-    year's machine lies in dev_data or in eval_data only, so its year's root is indexed whole and cut."""
+def machine_index(root: str | Path, truth: str | Path | None, machine: str, year: int | None = None) -> pd.DataFrame:
+    """:func:`asdlib.data.index_dataset` of ``machine``'s clips (``"all"``: of every machine) in ``year``'s
+    layout (None: read from the data, :func:`asdlib.data.detect_year`). A later year's machine lies in
+    dev_data or in eval_data only, so its year's root is indexed whole and cut."""
     if machine == ALL_MACHINES:
-        return index_dataset(root, truth=truth)
-    year = detect_year(root)
+        return index_dataset(root, truth=truth, year=year)
+    year = detect_year(root) if year is None else year
     if year == 2022:
         return index_dataset(root, truth=truth, machines=(machine,), year=year)
     index = index_dataset(root, truth=truth, year=year)
@@ -81,11 +82,12 @@ class RunConfig:
     seed: int = 0
     truth_dir: str | None = None
     init: str | None = None  # a pre-trained run whose trunk and embedding layer start this one
+    year: int | None = None  # the data's DCASE year; None: read from the data (asdlib.data.detect_year)
 
     @classmethod
     def create(cls, system: str, machine: str, data_root: str | Path, scale: str, seed: int = 0,
                truth_dir: str | Path | None = None, overrides: list[str] = (),
-               init: str | Path | None = None) -> "RunConfig":
+               init: str | Path | None = None, year: int | None = None) -> "RunConfig":
         """The configuration of a run: the named scale as ``system`` uses it (a direct system brings
         its own features and training settings, :func:`asdlib.systems.resolve_scale`), then
         ``overrides`` such as ``["train.epochs=10"]``."""
@@ -98,12 +100,14 @@ class RunConfig:
                              f"{ALL_MACHINES!r} (pre-training on every machine)")
         if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise ValueError(f"--seed {seed!r}: must be an integer from 0 to {MAX_SEED}")
+        if year is not None and year not in names.YEARS:
+            raise ValueError(f"--year {year!r}: choose one of {', '.join(map(str, names.YEARS))}")
         if init and not (Path(init) / "config.json").is_file():
             raise ValueError(f"--init {init}: not a run folder (no config.json)")
         resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
         return cls(system=system, machine=machine, data_root=str(Path(data_root).resolve()), scale=resolved,
                    seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()),
-                   init=None if not init else str(Path(init).resolve()))
+                   init=None if not init else str(Path(init).resolve()), year=year)
 
     @property
     def lr(self) -> float:
@@ -116,6 +120,8 @@ class RunConfig:
                "scale": self.scale.as_dict()}
         if self.init:
             out["init"] = self.init
+        if self.year is not None:  # given only where the data cannot tell (a run without it names none)
+            out["year"] = self.year
         return out
 
     @classmethod
@@ -126,7 +132,7 @@ class RunConfig:
                       features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]),
                       model=type(base.model)(**s.get("model", {})))
         return cls(system=d["system"], machine=d["machine"], data_root=d["data_root"], scale=scale,
-                   seed=d["seed"], truth_dir=d.get("truth_dir"), init=d.get("init"))
+                   seed=d["seed"], truth_dir=d.get("truth_dir"), init=d.get("init"), year=d.get("year"))
 
 
 def code_version() -> dict:
@@ -524,7 +530,7 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     config.scale.validate()
     device = pick_device(device)
     if index is None:
-        index = machine_index(config.data_root, config.truth_dir, config.machine)
+        index = machine_index(config.data_root, config.truth_dir, config.machine, config.year)
     refuse_single_class_tasks(config.system, config.machine, index)
     if config.machine == ALL_MACHINES:
         present = sorted(set(index["machine"]))  # the index's order (2022: asdlib.names.MACHINES)
