@@ -275,8 +275,9 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         index = machine_index(data_root, truth_dir or None, config.machine, config.year)
     scored = index[index["split"].isin(("train", "test"))]  # not DCASE 2025's supplemental clips
     clips = pd.concat([scored[scored["machine"] == m] for m in machines]).reset_index(drop=True)
-    features = concat_stores([load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,
-                                            chunk_frames=settings.chunk_frames, progress=progress) for m in machines])
+    stores = [load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,
+                            chunk_frames=settings.chunk_frames, progress=progress) for m in machines]
+    features = stores[0] if len(stores) == 1 else concat_stores(stores)  # one store per machine
     # the groups a test clip is scored within: its section, or its machine's section ("fan/00") when pooled
     sections = (clips["machine"] + "/" + clips["section"] if pooled else clips["section"]).to_numpy()
     train_idx = np.flatnonzero(clips["split"] == "train")
