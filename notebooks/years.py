@@ -119,7 +119,10 @@ display(counts)
 # set the harmonic mean over its machines' values (on the evaluation set: the year's official score,
 # here of the stand-in). Each harmonic mean is given with its
 # 95 % interval over the test clips (resampled within each domain and label, 1000 times; one training
-# seed). A difference that lies inside these intervals is not read as one.
+# seed). A difference that lies inside these intervals is not read as one. The official rule floors
+# each value at machine epsilon, so a single value of 0 (an AUC with every normal clip of a domain
+# above every anomalous one, which a handful of clips per cell at the smoke scale allows) makes its
+# machine's and its set's harmonic mean 0; its resamples stay 0, so such an interval says nothing.
 
 # %%
 N_RESAMPLES = 1000
