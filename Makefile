@@ -8,6 +8,8 @@
 #   make book OVERRIDES="train.epochs=20"   scale settings changed for every run
 #   make -j 2 book                     independent notebook runs in parallel
 #   make book SEEDS=5                  training seeds per system and machine (default 3)
+#   make book YEAR=2024 SCALE=smoke    a small book of its own: the stand-in in the DCASE 2024 layout (or 2023,
+#                                      2025), pre-trained on every machine, scored per machine (notebooks/years.py)
 #   make -j 64 -k book LAUNCH="scripts/slurm-batch.sh --gres=gpu:1 --time=24:00:00"   every run a SLURM job
 #   make clean                         remove the built books, keep data and feature caches
 
@@ -23,12 +25,13 @@ DATA     ?=
 TRUTH    ?=
 CHECKPOINT ?= last
 OVERRIDES  ?=
+YEAR       ?= 2022
 
 VENV  := .venv
 STAMP := $(VENV)/.installed
 PY    := $(VENV)/bin/python
 
-BUILD    ?= build/$(SCALE)$(if $(DATA),-real)
+BUILD    ?= build/$(SCALE)$(if $(DATA),-real)$(if $(filter-out 2022,$(YEAR)),-$(YEAR))
 CACHE    ?= build/cache
 MATHJAX_DIR ?= build/mathjax
 ROOT     := $(if $(DATA),$(DATA),$(BUILD)/data)
@@ -92,7 +95,7 @@ $(MATHJAX):
 
 $(BUILD)/data/synth.json: $(STAMP) $(wildcard asdlib/synth/*.py) asdlib/scales.py asdlib/names.py
 	rm -rf $(BUILD)/data
-	$(RUN) $(VENV)/bin/asdlib synth $(BUILD)/data --scale $(SCALE) --seed $(SEED) --machines $(MACHINES)
+	$(RUN) $(VENV)/bin/asdlib synth $(BUILD)/data --scale $(SCALE) --seed $(SEED) $(if $(filter-out 2022,$(YEAR)),--year $(YEAR),--machines $(MACHINES))
 
 BOOK_PAGES := $(patsubst book/%,$(BOOKSRC)/%,$(wildcard book/*.md book/*.yml book/*.bib book/*.png))
 $(BOOKSRC)/%: book/%
@@ -184,11 +187,35 @@ $(BOOKSRC)/%.ipynb: notebooks/%.py $(DATASTAMP) $(SOURCES) asdlib/paper_results.
 $(foreach c,$(STUDY_CHAPTERS),$(BOOKSRC)/$(c).ipynb): $(RUNS)
 $(BOOKSRC)/pipeline.ipynb: $(FINETUNED)
 
+# ---------------------------------------------------------------------------------------------
+# YEAR=2023|2024|2025: a book of its own on the stand-in in that year's layout. Per system of
+# YEAR_SYSTEMS one run pre-trained on every machine (the method when each machine type has one
+# section), scored per machine (YEAR_RUNS/<system>/), and one chapter, notebooks/years.py.
+# ---------------------------------------------------------------------------------------------
+YEAR_SYSTEMS ?= disent sec_softmax
+YEAR_RUNS    := $(BUILD)/runs-seed$(SEED)$(if $(OVERRIDES),-$(shell echo '$(OVERRIDES)' | md5sum | cut -c1-8))
+YEAR_BOOK    := $(BOOKSRC)/_config.yml $(BOOKSRC)/_toc.yml $(BOOKSRC)/years.ipynb
+ifneq ($(YEAR),2022)
+$(YEAR_RUNS)/%/scored: $(DATASTAMP) $(RUN_SOURCES)
+	rm -rf $(YEAR_RUNS)/$*
+	$(RUN) $(SPEED) $(PY) -m asdlib train --data $(abspath $(ROOT)) --machine all --system $* --scale $(SCALE) \
+	  --seed $(SEED) $(if $(TRUTHDIR),--truth $(abspath $(TRUTHDIR))) --out $(YEAR_RUNS)/$* $(foreach o,$(OVERRIDES),--set $(o))
+	$(RUN) $(PY) -m asdlib score $(YEAR_RUNS)/$* --checkpoint last best_dev
+	@touch $@
+
+$(BOOKSRC)/_toc.yml: book/years/_toc.yml
+	@mkdir -p $(@D) && cp $< $@
+
+$(BOOKSRC)/years.ipynb: notebooks/years.py $(DATASTAMP) $(SOURCES) $(foreach s,$(YEAR_SYSTEMS),$(YEAR_RUNS)/$(s)/scored)
+	$(call notebook,$(RUN),chapter years ($(YEAR)),-p data_root $(abspath $(ROOT)) -p truth_dir "$(if $(TRUTHDIR),$(abspath $(TRUTHDIR)))" \
+	  -p scale $(SCALE) -p year $(YEAR) -p runs_dir $(abspath $(YEAR_RUNS)) -p systems "$(YEAR_SYSTEMS)",$(PY) scripts/hide_code.py $@.tmp.ipynb)
+endif
+
 # `make book` runs independent notebooks in parallel (one job per core) unless -jN is given.
 book:
 	@$(MAKE) --no-print-directory $(if $(JOBS),,-j$(NPROC)) --output-sync=target book-html
 
-book-html: $(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb) $(MATHJAX)
+book-html: $(if $(filter 2022,$(YEAR)),$(BOOK_PAGES) $(foreach c,$(CHAPTERS),$(BOOKSRC)/$(c).ipynb),$(YEAR_BOOK)) $(MATHJAX)
 	@rm -rf $(BOOKSRC)/_static/mathjax && mkdir -p $(BOOKSRC)/_static && cp -r $(MATHJAX_DIR)/es5 $(BOOKSRC)/_static/mathjax
 	$(RUN) $(VENV)/bin/jupyter-book build --quiet --warningiserror --keep-going $(BOOKSRC) --path-output $(BUILD)
 	@echo "The book: $(abspath $(BUILD))/_build/html/index.html"

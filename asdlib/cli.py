@@ -46,15 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {asdlib.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = _add(sub, "synth", "write the synthetic DCASE 2022 stand-in data set",
+    p = _add(sub, "synth", "write the synthetic DCASE 2022 stand-in data set (or a later year's layout)",
              "Write a synthetic data set in the real DCASE 2022 Task 2 layout: dev_data/ and eval_data/ with every "
              "machine's sections and attribute files, and the labels of the anonymised eval test clips as the "
-             "official evaluator's files in eval_truth/.", _synth)
+             "official evaluator's files in eval_truth/. With --year 2023, 2024 or 2025: that year's layout, its "
+             "dev and eval machines with one section 00 each, each rendered by the physics of a 2022 machine type "
+             "(asdlib.synth.years).", _synth)
     p.add_argument("out", type=Path, help="new (or empty) folder to write")
     p.add_argument("--scale", choices=sorted(SCALES), default="quick", help="clip counts and length (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--machines", nargs="+", choices=MACHINES, default=list(MACHINES), metavar="MACHINE",
-                   help=f"machines to write (default: all of {' '.join(MACHINES)})")
+    p.add_argument("--year", type=int, choices=YEARS, default=2022,
+                   help="the layout: 2022 (three sections a machine) or a later year's (default: %(default)s)")
+    p.add_argument("--machines", nargs="+", default=None, metavar="MACHINE",
+                   help=f"machines to write (default: all of the year's; 2022: {' '.join(MACHINES)})")
     p.add_argument("--strength", type=float, default=1.0,
                    help="anomaly strength, 0 = anomalies indistinguishable (default: %(default)s)")
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
@@ -93,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=Path, default=None, help="evaluator folder (not needed for training)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scale setting, e.g. --set train.epochs=10")
+    p.add_argument("--year", type=int, choices=YEARS, default=None,
+                   help="the DCASE year of the data (default: read from its machine folders and sections; a "
+                        "development set alone of one section may need it)")
     p.add_argument("--init", type=Path, default=None,
                    help="a pre-trained run (--machine all) whose trunk and embedding layer this run starts from")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
@@ -150,14 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _synth(args) -> int:
     from asdlib.scales import get_scale
-    from asdlib.synth.writer import clip_count, generate
+    from asdlib.synth.writer import clip_count, generate, year_machines
 
     size = get_scale(args.scale).synth
     start = time.perf_counter()
-    generate(args.out, size, seed=args.seed, machines=args.machines, strength=args.strength, workers=args.workers)
-    machines = [m for m in MACHINES if m in args.machines]
-    print(f"asdlib synth: wrote {clip_count(size, machines)} clips ({args.scale} scale, "
-          f"{len(machines)} machines) to {args.out} in {time.perf_counter() - start:.1f} s")
+    generate(args.out, size, seed=args.seed, machines=args.machines, strength=args.strength, workers=args.workers,
+             year=args.year)
+    machines = [m for m in year_machines(args.year) if args.machines is None or m in args.machines]
+    print(f"asdlib synth: wrote {clip_count(size, machines, args.year)} clips ({args.scale} scale, "
+          f"{len(machines)} machines{'' if args.year == 2022 else f', DCASE {args.year} layout'}) to {args.out} "
+          f"in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -190,7 +199,7 @@ def _train(args) -> int:
     from asdlib.train import RunConfig, train
 
     config = RunConfig.create(args.system, args.machine, args.data, args.scale, seed=args.seed,
-                              truth_dir=args.truth, overrides=args.overrides, init=args.init)
+                              truth_dir=args.truth, overrides=args.overrides, init=args.init, year=args.year)
     last = train(config, args.out, device=args.device)
     print(f"trained {args.system} on {args.machine}: {last}")
     return 0

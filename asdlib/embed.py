@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from asdlib.names import MACHINES
 
 __all__ = ["POOLINGS", "BATCH_VALUES", "n_chunks", "chunk_view", "default_pooling", "run_embedding_settings",
            "fold_batch_norm", "default_batch_size", "embed_clips"]
@@ -80,8 +79,10 @@ def chunk_view(spec, chunk_frames: int = 32, hop: int = 1) -> torch.Tensor:
 
 def default_pooling(machine: str) -> str:
     """The paper's pooling of chunk embeddings for ``machine`` (Sec. 3.3): "std" for valve, else "mean"."""
-    if machine not in MACHINES:
-        raise ValueError(f"unknown machine {machine!r}; choose one of {MACHINES}")
+    from asdlib.train import known_machines
+
+    if machine not in known_machines():
+        raise ValueError(f"unknown machine {machine!r}; choose one of {known_machines()}")
     return "std" if machine == "valve" else "mean"
 
 

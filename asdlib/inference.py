@@ -36,6 +36,12 @@ so it never mixes the files of two scorings; the run folder is locked while it i
 
 A rescoring without eval labels (no ``--truth``) keeps the eval metrics an earlier scoring with them
 wrote when it scores every eval clip the same; otherwise it drops them and warns.
+
+A run pre-trained on every machine (``--machine all``; the method on the DCASE 2023-2025 layouts, one
+section per machine type) is scored per machine: each machine's clips pooled its own way, each test
+clip against the training clips of its own machine's section, thresholds per machine and section,
+and the official files of every machine in one results folder (the summary's rows then name their
+machine).
 """
 from __future__ import annotations
 
@@ -48,12 +54,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlib.data import index_dataset
-from asdlib.features import load_features
-from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean, labelled_section_metrics,
-                            write_anomaly_scores, write_decision_results)
+from asdlib.features import concat_stores, load_features
+from asdlib.metrics import (DEFAULT_PERCENTILE, decision_percentile, gamma_threshold, harmonic_mean,
+                            labelled_section_metrics, write_anomaly_scores, write_decision_results)
+from asdlib.names import MACHINES
 from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
-from asdlib.train import ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, read_run_config
+from asdlib.train import (ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, machine_index,
+                          read_run_config)
 
 CHECKPOINT_RULES = ("last", "best_dev")
 AVERAGE_RULE = re.compile(r"^average([1-9]\d*)$")
@@ -127,8 +134,36 @@ def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_id
     return scorer.score({k: v[test_idx] for k, v in outputs.items()}, sections[test_idx]), scorer.score_train()
 
 
-def _hmeans(rows: list[dict], sections) -> dict | None:
-    chosen = [r for r in rows if r["section"] in sections]
+def _row_key(row: dict, machine: str) -> tuple[str, str]:
+    """(machine, section) of a summary row (a single machine's rows name no machine)."""
+    return row.get("machine", machine), row["section"]
+
+
+def _section_rows(test: pd.DataFrame, scores: np.ndarray, pooled: bool) -> list[dict]:
+    """The labelled sections' metrics (:func:`asdlib.metrics.labelled_section_metrics`); per machine,
+    each row naming its machine, when ``pooled`` (a run on every machine)."""
+    if not pooled:
+        return labelled_section_metrics(test, scores)
+    return [{"machine": machine, **row} for machine, part in test.groupby("machine", sort=False)
+            for row in labelled_section_metrics(part, scores)]
+
+
+def _embed_machines(model, features, clips: pd.DataFrame, settings, poolings: dict, device, progress) -> dict:
+    """The pooled embeddings of every clip (rows of ``clips``), each machine's with its pooling."""
+    out = None
+    for machine, pooling in poolings.items():
+        rows = np.flatnonzero(clips["machine"] == machine)
+        part = _embed(model, features, rows, settings, pooling, device, progress)
+        if len(poolings) == 1:
+            return part
+        out = out or {k: np.zeros((len(clips), v.shape[1]), dtype=v.dtype) for k, v in part.items()}
+        for k, v in part.items():
+            out[k][rows] = v
+    return out
+
+
+def _hmeans(rows: list[dict], keys, machine: str) -> dict | None:
+    chosen = [r for r in rows if _row_key(r, machine) in keys]
     if not chosen:
         return None
     out = {k: harmonic_mean([r[k] for r in chosen]) for k in ("auc_source", "auc_target", "pauc")}
@@ -222,9 +257,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         clean_stale(folder)
     meta = read_run_config(run_dir)
     config = RunConfig.from_dict(meta["run"])
-    if config.machine == ALL_MACHINES:
-        raise ValueError(f"{run_dir}: a pre-training on every machine (--machine all) is not scored; fine-tune it "
-                         f"per machine (asdlib train --init {run_dir} --machine M ...) and score those runs")
+    pooled = config.machine == ALL_MACHINES
     data_root = data_root or config.data_root
     truth_dir = truth_dir if truth_dir is not None else config.truth_dir
     machine, settings = config.machine, config.scale.train
@@ -236,25 +269,29 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         print(f"asdlib score: warning: {run_dir}: no checkpoint of epoch(s) {missing} ({len(epochs)} of the "
               f"{len(planned)} planned); scored as it is, 'last' is epoch {epochs[-1]} of {settings.epochs} "
               '(summary.json: "complete": false)', file=sys.stderr)
+    vocab = AttributeVocab.from_dict(meta["vocab"])
+    machines = tuple(dict.fromkeys(s.split("/")[0] for s in vocab.sections)) if pooled else (machine,)
     if index is None:
-        index = index_dataset(data_root, truth=truth_dir or None, machines=(machine,))
-    clips = index[index["machine"] == machine].reset_index(drop=True)
-    features = load_features(clips, config.scale.features, cache_dir=cache_dir,
-                             chunk_frames=settings.chunk_frames, progress=progress)
-    sections = clips["section"].to_numpy()
+        index = machine_index(data_root, truth_dir or None, config.machine, config.year)
+    scored = index[index["split"].isin(("train", "test"))]  # not DCASE 2025's supplemental clips
+    clips = pd.concat([scored[scored["machine"] == m] for m in machines]).reset_index(drop=True)
+    stores = [load_features(clips[clips["machine"] == m], config.scale.features, cache_dir=cache_dir,
+                            chunk_frames=settings.chunk_frames, progress=progress) for m in machines]
+    features = stores[0] if len(stores) == 1 else concat_stores(stores)  # one store per machine
+    # the groups a test clip is scored within: its section, or its machine's section ("fan/00") when pooled
+    sections = (clips["machine"] + "/" + clips["section"] if pooled else clips["section"]).to_numpy()
     train_idx = np.flatnonzero(clips["split"] == "train")
     test_idx = np.flatnonzero(clips["split"] == "test")
     test = clips.iloc[test_idx].reset_index(drop=True)
-    dev_sections = sorted(test.loc[test["dataset"] == "dev_data", "section"].unique())
-    eval_sections = sorted(set(test["section"]) - set(dev_sections))
     dev_test = test[test["dataset"] == "dev_data"]
+    dev_keys = set(zip(dev_test["machine"], dev_test["section"]))  # (machine, section) pairs
+    eval_keys = set(zip(test["machine"], test["section"])) - dev_keys
     if "best_dev" in rules and (dev_test.empty or dev_test["label"].isna().any()):
         raise ValueError(f"{run_dir}: checkpoint rule 'best_dev' needs labelled development test clips "
-                         f"(dev_data/{machine}/test under {data_root})")
+                         f"(dev_data/{machine if not pooled else '<machine>'}/test under {data_root})")
     direct = systems.is_direct(config.system)
     scorer = "direct" if direct else backend   # where the results go (results_root)
-    pooling = "mean" if direct else default_pooling(machine)
-    vocab = AttributeVocab.from_dict(meta["vocab"])
+    poolings = {m: "mean" if direct else default_pooling(m) for m in machines}
     codes = np.array([vocab.encode_section(s) if s in vocab.sections else -1 for s in sections])
 
     # 1-2: every needed checkpoint's outputs, and every mode's scores at it (the outputs are kept only
@@ -266,12 +303,12 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         if direct:
             out = _direct_scores(model, features, np.arange(len(clips)), codes, settings, device, progress)
         else:
-            out = _embed(model, features, np.arange(len(clips)), settings, pooling, device, progress)
+            out = _embed_machines(model, features, clips, settings, poolings, device, progress)
         mode_specs = {"score": None} if direct else inference_modes(sorted(out), wt_weights)
         for mode, kwargs in mode_specs.items():
             scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
             per_epoch[epoch, mode] = (scores, train_scores)
-            dev = _hmeans(labelled_section_metrics(test, scores), dev_sections)
+            dev = _hmeans(_section_rows(test, scores, pooled), dev_keys, machine)
             dev_curve.setdefault(mode, {})[epoch] = None if dev is None else dev["hmean"]
         outputs[epoch] = out
         chosen = _choose_epochs(rules, mode_specs, needed[:needed.index(epoch) + 1], dev_curve)
@@ -290,7 +327,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         if direct:
             out = _direct_scores(model, features, np.arange(len(clips)), codes, settings, device, progress)
         else:
-            out = _embed(model, features, np.arange(len(clips)), settings, pooling, device, progress)
+            out = _embed_machines(model, features, clips, settings, poolings, device, progress)
         for mode, kwargs in mode_specs.items():
             per_epoch[rule, mode] = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
         outputs[rule] = out
@@ -335,7 +372,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             epoch = chosen[rule][mode]
             scores, train_scores = per_epoch[epoch, mode]
             if (epoch, mode) not in thresholds_of:
-                thresholds_of[epoch, mode] = _thresholds(machine, train_scores, sections[train_idx])
+                thresholds_of[epoch, mode] = _thresholds(train_scores, sections[train_idx], machine)
             thresholds = thresholds_of[epoch, mode]
             selection = {"rule": rule, "epoch": epoch, "epochs": epochs, "complete": complete,
                          "planned_epochs": planned}
@@ -345,18 +382,20 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                 selection.update(averaged=averaged_epochs[rule], batch_norm="recomputed on one random chunk of "
                                  "every training clip (torch.optim.swa_utils.update_bn)")
             target = results_path(run_dir, rule, mode, scorer)
-            rows = _kept_metrics(target, machine, test, scores, eval_sections, labelled_section_metrics(test, scores))
+            rows = _kept_metrics(target, machine, test, scores, eval_keys, _section_rows(test, scores, pooled))
             with staged_folder(target) as folder:
-                _write_official_files(folder, machine, test, scores, thresholds)
-                train_table = clips.iloc[train_idx][["name", "section"]].assign(score=train_scores)
+                _write_official_files(folder, test, scores, thresholds, pooled)
+                named = ["machine", "name", "section"] if pooled else ["name", "section"]  # pooled: names repeat
+                train_table = clips.iloc[train_idx][named].assign(score=train_scores)
                 write_atomic(folder / "train_scores.csv", train_table.to_csv(index=False))
                 summary = {
                     "system": config.system, "mode": mode, "machine": machine,
                     "backend": scorer,
                     "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
-                    "pooling": pooling, "checkpoint": selection, "thresholds": thresholds,
-                    "percentile": decision_percentile(machine),
-                    "sections": rows, "dev": _hmeans(rows, dev_sections), "eval": _hmeans(rows, eval_sections),
+                    "pooling": poolings if pooled else poolings[machine], "checkpoint": selection,
+                    "thresholds": thresholds,
+                    "percentile": {m: _percentile(m) for m in machines} if pooled else _percentile(machine),
+                    "sections": rows, "dev": _hmeans(rows, dev_keys, machine), "eval": _hmeans(rows, eval_keys, machine),
                     "config": meta["run"], "code": meta.get("code"), "data_root": str(data_root),
                 }
                 write_atomic(folder / "summary.json", json.dumps(summary, indent=2))
@@ -383,33 +422,35 @@ def _merged_epoch_scores(path: Path | None, needed: list[int], scores: dict[str,
     return {"epochs": np.array(epochs)[order], **{m: np.array(rows)[order] for m, rows in out.items()}}
 
 
-def _kept_metrics(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray, eval_sections,
+def _kept_metrics(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray, eval_keys,
                   rows: list[dict]) -> list[dict]:
     """``rows`` (this scoring's per-section metrics) with the eval sections' metrics of the summary
     already in ``folder`` added back when this scoring had no eval labels and scored every eval clip
     exactly as that one did (a rescoring without ``--truth`` keeps what a scoring with it measured);
-    when the scores differ, the old metrics are dropped and a warning says so."""
+    when the scores differ, the old metrics are dropped and a warning says so. ``eval_keys``: the
+    (machine, section) pairs of the eval test clips; ``machine``: the run's (``all`` when pooled)."""
     from asdlib.metrics import anomaly_score_file_name, read_score_csv
 
-    labelled = {r["section"] for r in rows}
-    missing = [s for s in eval_sections if s not in labelled]
+    labelled = {_row_key(r, machine) for r in rows}
+    missing = [k for k in eval_keys if k not in labelled]
     old = folder / "summary.json"
     if not missing or not old.is_file():
         return rows
-    kept = [r for r in json.loads(old.read_text()).get("sections", []) if r["section"] in missing]
+    kept = [r for r in json.loads(old.read_text()).get("sections", []) if _row_key(r, machine) in missing]
     if not kept:
         return rows
-    for section in {r["section"] for r in kept}:
-        part = test[test["section"] == section]
+    for of_machine, section in {_row_key(r, machine) for r in kept}:
+        part = test[(test["machine"] == of_machine) & (test["section"] == section)]
         try:
-            before = read_score_csv(folder / anomaly_score_file_name(machine, section))
+            before = read_score_csv(folder / anomaly_score_file_name(of_machine, section))
         except (OSError, ValueError):
             before = {}
         if [before.get(n) for n in part["name"]] != [float(v) for v in scores[part.index.to_numpy()]]:
             print(f"asdlib score: warning: {folder}: the eval metrics of the earlier scoring were dropped: this "
-                  f"scoring had no eval labels (no --truth) and scored section {section} otherwise", file=sys.stderr)
+                  f"scoring had no eval labels (no --truth) and scored {of_machine} section {section} otherwise",
+                  file=sys.stderr)
             return rows
-    return sorted(rows + kept, key=lambda r: r["section"])
+    return sorted(rows + kept, key=lambda r: _row_key(r, machine))
 
 
 def _training_chunks(features, train_idx, settings, device):
@@ -435,21 +476,30 @@ def _choose_epochs(rules, modes, epochs: list[int], dev_curve: dict) -> dict[str
                    for mode in modes} for rule in rules}
 
 
-def _thresholds(machine: str, train_scores: np.ndarray, train_sections: np.ndarray) -> dict[str, float]:
+def _percentile(machine: str) -> float:
+    """The gamma percentile of ``machine``'s decisions: the paper's for a DCASE 2022 machine type
+    (:func:`asdlib.metrics.decision_percentile`), the official 0.9 for a later year's new machine."""
+    return decision_percentile(machine) if machine in MACHINES else DEFAULT_PERCENTILE
+
+
+def _thresholds(train_scores: np.ndarray, train_sections: np.ndarray, machine: str) -> dict[str, float]:
     """Section -> decision threshold: the gamma fit of the section's training scores at the machine's
-    percentile (the official baseline's rule)."""
-    return {section: gamma_threshold(train_scores[train_sections == section], decision_percentile(machine))
+    percentile (the official baseline's rule). Sections named ``<machine>/<section>`` (a run on every
+    machine) take their own machine's percentile."""
+    return {section: gamma_threshold(train_scores[train_sections == section],
+                                     _percentile(section.split("/")[0] if "/" in section else machine))
             for section in np.unique(train_sections)}
 
 
-def _write_official_files(folder: Path, machine: str, test: pd.DataFrame, scores: np.ndarray,
-                          thresholds: dict[str, float]) -> None:
-    """The evaluator's two files per section of ``test``; a clip is anomalous above its section's threshold."""
-    for section, part in test.groupby("section"):
+def _write_official_files(folder: Path, test: pd.DataFrame, scores: np.ndarray, thresholds: dict[str, float],
+                          pooled: bool) -> None:
+    """The evaluator's two files per machine and section of ``test``; a clip is anomalous above its
+    section's threshold (keyed ``<machine>/<section>`` when ``pooled``)."""
+    for (machine, section), part in test.groupby(["machine", "section"]):
         rows = part.index.to_numpy()
         write_anomaly_scores(folder, machine, section, part["name"].tolist(), scores[rows])
         write_decision_results(folder, machine, section, part["name"].tolist(),
-                               (scores[rows] > thresholds[section]).astype(int))
+                               (scores[rows] > thresholds[f"{machine}/{section}" if pooled else section]).astype(int))
 
 
 def _save_npz(path: Path, arrays: dict) -> None:

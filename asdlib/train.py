@@ -34,16 +34,38 @@ import numpy as np
 import pandas as pd
 
 import asdlib
+from asdlib import names
 from asdlib.atomic import clean_stale, exclusive, write_atomic
-from asdlib.data import AttributeVocab, index_dataset
+from asdlib.data import AttributeVocab, detect_year, index_dataset
 from asdlib.features import FeatureStore, concat_stores, load_features
-from asdlib.names import MACHINES
 from asdlib.scales import Scale, get_scale
 from asdlib.speed import training_path
 from asdlib.systems import ALL_SYSTEMS
 
 ALL_MACHINES = "all"
 MAX_SEED = 2**32 - 1
+
+
+def machine_index(root: str | Path, truth: str | Path | None, machine: str, year: int | None = None) -> pd.DataFrame:
+    """:func:`asdlib.data.index_dataset` of ``machine``'s clips (``"all"``: of every machine) in ``year``'s
+    layout (None: read from the data, :func:`asdlib.data.detect_year`). A later year's machine lies in
+    dev_data or in eval_data only, so its year's root is indexed whole and cut."""
+    if machine == ALL_MACHINES:
+        return index_dataset(root, truth=truth, year=year)
+    year = detect_year(root) if year is None else year
+    if year == 2022:
+        return index_dataset(root, truth=truth, machines=(machine,), year=year)
+    index = index_dataset(root, truth=truth, year=year)
+    if not (index["machine"] == machine).any():
+        raise FileNotFoundError(f"{root}: no {machine} folder in dev_data/ or eval_data/ (DCASE {year})")
+    return index[index["machine"] == machine].reset_index(drop=True)
+
+
+def known_machines() -> tuple[str, ...]:
+    """Every machine folder name of DCASE 2022 to 2025 (:func:`asdlib.names.machines` of every year and data
+    set), the 2022 seven first."""
+    return tuple(dict.fromkeys(m for year in names.YEARS for dataset in names.DATA_SETS
+                               for m in names.machines(year, dataset)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,11 +82,12 @@ class RunConfig:
     seed: int = 0
     truth_dir: str | None = None
     init: str | None = None  # a pre-trained run whose trunk and embedding layer start this one
+    year: int | None = None  # the data's DCASE year; None: read from the data (asdlib.data.detect_year)
 
     @classmethod
     def create(cls, system: str, machine: str, data_root: str | Path, scale: str, seed: int = 0,
                truth_dir: str | Path | None = None, overrides: list[str] = (),
-               init: str | Path | None = None) -> "RunConfig":
+               init: str | Path | None = None, year: int | None = None) -> "RunConfig":
         """The configuration of a run: the named scale as ``system`` uses it (a direct system brings
         its own features and training settings, :func:`asdlib.systems.resolve_scale`), then
         ``overrides`` such as ``["train.epochs=10"]``."""
@@ -72,17 +95,19 @@ class RunConfig:
 
         if system not in ALL_SYSTEMS:
             raise ValueError(f"unknown system {system!r}; choose one of {', '.join(ALL_SYSTEMS)}")
-        if machine not in MACHINES and machine != ALL_MACHINES:
-            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(MACHINES)} or "
+        if machine not in known_machines() and machine != ALL_MACHINES:
+            raise ValueError(f"unknown machine {machine!r}; choose one of {', '.join(known_machines())} or "
                              f"{ALL_MACHINES!r} (pre-training on every machine)")
         if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise ValueError(f"--seed {seed!r}: must be an integer from 0 to {MAX_SEED}")
+        if year is not None and year not in names.YEARS:
+            raise ValueError(f"--year {year!r}: choose one of {', '.join(map(str, names.YEARS))}")
         if init and not (Path(init) / "config.json").is_file():
             raise ValueError(f"--init {init}: not a run folder (no config.json)")
         resolved = parse_overrides(list(overrides), resolve_scale(system, get_scale(scale))).validate()
         return cls(system=system, machine=machine, data_root=str(Path(data_root).resolve()), scale=resolved,
                    seed=seed, truth_dir=None if not truth_dir else str(Path(truth_dir).resolve()),
-                   init=None if not init else str(Path(init).resolve()))
+                   init=None if not init else str(Path(init).resolve()), year=year)
 
     @property
     def lr(self) -> float:
@@ -95,6 +120,8 @@ class RunConfig:
                "scale": self.scale.as_dict()}
         if self.init:
             out["init"] = self.init
+        if self.year is not None:  # given only where the data cannot tell (a run without it names none)
+            out["year"] = self.year
         return out
 
     @classmethod
@@ -105,7 +132,7 @@ class RunConfig:
                       features=type(base.features)(**s["features"]), train=type(base.train)(**s["train"]),
                       model=type(base.model)(**s.get("model", {})))
         return cls(system=d["system"], machine=d["machine"], data_root=d["data_root"], scale=scale,
-                   seed=d["seed"], truth_dir=d.get("truth_dir"), init=d.get("init"))
+                   seed=d["seed"], truth_dir=d.get("truth_dir"), init=d.get("init"), year=d.get("year"))
 
 
 def code_version() -> dict:
@@ -453,7 +480,9 @@ def start_from_pretrained(model, run_dir: str | Path, device) -> list[str]:
 def refuse_single_class_tasks(system: str, machine: str, index: pd.DataFrame) -> None:
     """Refuse a surrogate task of ``system`` with one class in the training clips of ``machine`` (of every
     machine for ``all``): its loss is 0 from the first step and nothing is learnt, as on a data set of one
-    section per machine (the DCASE 2023-2025 layout). Checked on the index, before any feature is computed."""
+    section per machine (the DCASE 2023-2025 layout); and the attribute tasks when no clip carries an
+    attribute. A machine without attributes among others with them only has no attribute task (its
+    labels are missing, Eq. 3). Checked on the index, before any feature is computed."""
     from asdlib.systems import EMBEDDING_SYSTEMS
 
     present = sorted(set(index.loc[index["split"] == "train", "machine"]))
@@ -467,6 +496,9 @@ def refuse_single_class_tasks(system: str, machine: str, index: pd.DataFrame) ->
         raise ValueError(f"{machine}: the section task has one class (section {section}): nothing to learn; "
                          "train on several machines with --machine all")
     if system in ("mtl", "disent", "disent_split"):  # the systems that classify attributes, one task per key
+        if not any(vocab.keys for vocab in vocabs.values()):  # every machine noAttribute (DCASE 2024-2025)
+            raise ValueError(f"{machine}: no training clip carries an attribute ({', '.join(vocabs)}: noAttribute): "
+                             "the attribute tasks have nothing to learn; choose sec_softmax or sec_arcface")
         for m, vocab in vocabs.items():
             for key, values in vocab.values.items():
                 if len(values) == 1:
@@ -497,12 +529,11 @@ def train(config: RunConfig, run_dir: str | Path, cache_dir=None, device: str | 
     settings = config.scale.train
     config.scale.validate()
     device = pick_device(device)
-    machines = None if config.machine == ALL_MACHINES else (config.machine,)
     if index is None:
-        index = index_dataset(config.data_root, truth=config.truth_dir, machines=machines)
+        index = machine_index(config.data_root, config.truth_dir, config.machine, config.year)
     refuse_single_class_tasks(config.system, config.machine, index)
-    if machines is None:
-        present = [m for m in MACHINES if (index["machine"] == m).any()]
+    if config.machine == ALL_MACHINES:
+        present = sorted(set(index["machine"]))  # the index's order (2022: asdlib.names.MACHINES)
         data = TrainingSet.merge({m: TrainingSet.build(index, m, config.scale, cache_dir=cache_dir, progress=progress)
                                   for m in present})
     else:

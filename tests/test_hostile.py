@@ -462,16 +462,6 @@ def test_index_refuses_a_ground_truth_row_given_twice(root, tmp_path, capsys):
                                                 f"{lines[0].split(',')[0]!r} already given on line 1")
 
 
-def test_scoring_a_pretraining_on_every_machine_is_refused_saying_what_to_score(run, capsys):
-    meta = json.loads((run / "config.json").read_text())
-    meta["run"]["machine"] = "all"  # what asdlib train --machine all writes
-    (run / "config.json").write_text(json.dumps(meta))
-    assert cli(["score", str(run)]) == 2
-    assert last_error_line(capsys, "score") == (
-        f"asdlib score: error: {run}: a pre-training on every machine (--machine all) is not scored; fine-tune it "
-        f"per machine (asdlib train --init {run} --machine M ...) and score those runs")
-
-
 def test_init_from_a_run_of_another_machine_is_said(trained, tmp_path, capsys):
     gearbox = generate(tmp_path / "gearbox", SMOKE.synth, machines=("gearbox",), progress=False)
     config = RunConfig.create("sec_softmax", "gearbox", gearbox, "smoke", init=trained, overrides=["train.epochs=1"])

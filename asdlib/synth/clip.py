@@ -23,7 +23,12 @@ SAMPLE_RATE = signals.SAMPLE_RATE
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """Identity of one clip: its labelled name fields; ``attributes`` in file-name order."""
+    """Identity of one clip: its labelled name fields; ``attributes`` in file-name order.
+
+    ``model``: the DCASE 2022 machine type whose physics renders it (``None``: ``machine`` itself; a
+    later year's new machine names one, :mod:`asdlib.synth.years`); ``year``: the layout its name is
+    written in; ``hidden``: its attributes shape its sound but its name says ``noAttribute``.
+    """
 
     machine: str
     section: str
@@ -32,15 +37,37 @@ class ClipSpec:
     label: str
     index: int
     attributes: dict[str, str] = field(hash=False)
+    model: str | None = None
+    year: int = 2022
+    hidden: bool = False
+
+    @property
+    def physics(self) -> str:
+        """The DCASE 2022 machine type whose source model, faults and difficulty render this clip."""
+        return self.model or self.machine
+
+    @property
+    def unit(self) -> str:
+        """What the clip's random streams are named by in place of the machine: the machine for 2022,
+        ``<year>/<machine>`` for a later year (its recordings are other units than 2022's)."""
+        return self.machine if self.year == 2022 else f"{self.year}/{self.machine}"
 
     @property
     def labelled_name(self) -> str:
-        """The clip's full DCASE 2022 name, e.g. ``section_00_source_train_normal_0000_m-n_W.wav``."""
-        return format_clip_name(self.section, self.domain, self.split, self.label, self.index, self.attributes)
+        """The clip's full name, e.g. ``section_00_source_train_normal_0000_m-n_W.wav``
+        (``..._0000_noAttribute.wav`` for a hidden clip of a later year)."""
+        return format_clip_name(self.section, self.domain, self.split, self.label, self.index,
+                                {} if self.hidden else self.attributes, year=self.year)
+
+    @property
+    def full_name(self) -> str:
+        """The name with its attributes even when hidden (the evaluator's attribute files give it)."""
+        return format_clip_name(self.section, self.domain, self.split, self.label, self.index, self.attributes,
+                                year=self.year)
 
     def stream_keys(self) -> tuple:
         """The stream keys of this clip (what its randomness is named by)."""
-        return (self.machine, self.section, self.split, self.domain, self.label, self.index)
+        return (self.unit, self.section, self.split, self.domain, self.label, self.index)
 
 
 # A section is one unit of its machine type's product: the type's base parameters, each continuous
@@ -65,10 +92,10 @@ def unit_of(base: dict, rng: np.random.Generator, sd: float = UNIT_SD) -> dict:
     return out
 
 
-def section_base(seed: int, machine: str, section: str) -> dict:
-    """The base parameters of a machine section: its type's product (seeded by machine) as one unit
-    (seeded by section), see :func:`unit_of`."""
-    base_of, _ = MODELS[machine]
+def section_base(seed: int, machine: str, section: str, physics: str | None = None) -> dict:
+    """The base parameters of a machine section: the product of ``physics`` (the 2022 type; default
+    ``machine``), seeded by ``machine``, as one unit (seeded by section), see :func:`unit_of`."""
+    base_of, _ = MODELS[physics or machine]
     return unit_of(base_of(stream(seed, "base", machine)), stream(seed, "unit", machine, section))
 
 
@@ -82,7 +109,7 @@ def fault_of(spec: ClipSpec, seed: int, strength: float) -> Fault | None:
     """The fault of an anomalous clip (type, severity, knob), None for a normal clip."""
     if spec.label != "anomaly":
         return None
-    return draw_fault(spec.machine, stream(seed, "fault", *spec.stream_keys()), strength)
+    return draw_fault(spec.physics, stream(seed, "fault", *spec.stream_keys()), strength)
 
 
 def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -99,18 +126,25 @@ def render(spec: ClipSpec, seed: int, strength: float, seconds: float, sr: int =
 
 
 def audio(spec: ClipSpec, seed: int, fault: Fault | None, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``."""
+    """Like :func:`render` but with a given ``fault`` (None: the clip as a normal clip), int16 ``(n,)``.
+
+    A supplemental clip (DCASE 2025, ``split`` "supplemental") holds one part of that mix: the machine
+    alone (``domain`` "source" or "target") or the background alone at its level in the mix ("noise")."""
     n = int(round(seconds * sr))
-    model = MODELS[spec.machine][1]
-    base = section_base(seed, spec.machine, spec.section)
+    model = MODELS[spec.physics][1]
+    base = section_base(seed, spec.unit, spec.section, spec.physics)
     rng = stream(seed, "clip", *spec.stream_keys())
     ctx = Context(rng=rng, n=n, sr=sr, fault=fault,
-                  lookup=lambda key, value: stream(seed, "value", spec.machine, key, value))
+                  lookup=lambda key, value: stream(seed, "value", spec.unit, key, value))
     source = model(base, spec.attributes, ctx)
-    background, snr_db = noise.clip_noise(seed, spec.machine, spec.attributes)
+    background, snr_db = noise.clip_noise(seed, spec.unit, spec.attributes)
     bed = noise.render_noise(background, rng, n, sr)
     snr_db += rng.normal(0.0, 0.5)
-    mix = source + bed * signals.rms(source) * 10 ** (-snr_db / 20)
-    mix = channel.apply(mix, channel.clip_transfers(seed, spec.machine, spec.attributes), sr)
-    gain = machine_level(seed, spec.machine) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
+    background = bed * signals.rms(source) * 10 ** (-snr_db / 20)
+    if spec.split != "supplemental":
+        mix = source + background
+    else:
+        mix = background if spec.domain == "noise" else source
+    mix = channel.apply(mix, channel.clip_transfers(seed, spec.unit, spec.attributes), sr)
+    gain = machine_level(seed, spec.unit) * (1 + float(np.clip(rng.normal(0, 0.015), -0.04, 0.04)))
     return np.clip(np.round(mix * gain * 32767), -32768, 32767).astype(np.int16)
