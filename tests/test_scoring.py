@@ -259,3 +259,23 @@ def test_space_scorer_errors(data):
     scorer = SpaceScorer("att").fit(train, s_train)
     with pytest.raises(ValueError, match=r"needs space\(s\) \['attribute'\]"):
         scorer.score({"section": test["section"]}, ["00"] * 24)
+
+
+def test_the_scoring_package_exports_resolve_lazily_and_every_backend_name_makes_its_class():
+    import importlib
+    import subprocess
+    import sys
+
+    import asdlib.scoring as scoring
+    from asdlib.scoring import BACKENDS, SectionBackend, backend_class
+
+    code = "import sys, asdlib.scoring; print(sorted(m for m in ('numpy', 'sklearn', 'torch') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+    for name in scoring.__all__:
+        assert getattr(scoring, name) is getattr(importlib.import_module(f"asdlib.scoring.{scoring._EXPORTS[name]}"),
+                                                 name)
+    for name in BACKENDS:
+        assert issubclass(backend_class(name), SectionBackend) and isinstance(make_backend(name), backend_class(name))
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        make_backend("nope")
