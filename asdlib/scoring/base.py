@@ -9,21 +9,38 @@ from typing import Sequence
 import numpy as np
 
 
+DOMAINS = ("source", "target")
+"""The domains a training clip may belong to (DCASE 2022: 990 source and 10 target clips a section)."""
+
+
 class SectionBackend:
     """Base of the backends: one model per section; subclasses define the per-section pieces.
 
+    A subclass implements ``_fit_section(x (n_sec, d), sec, is_target (n_sec,) bool or None) ->
+    state``, ``_score_section(state, x (m_sec, d)) -> (m_sec,)`` and ``_score_train_section(state,
+    x (n_sec, d), sec) -> (n_sec,)``. A backend that treats the two domains apart sets
+    :attr:`needs_domains`; the others ignore the domains.
+
     Fitted attributes: ``n_features_in_`` (d), ``sections_`` (sorted section labels),
-    ``train_embeddings_`` (n, d) and ``train_sections_`` (n,) as given to :meth:`fit`,
-    ``models_`` (section -> fitted per-section state).
+    ``train_embeddings_`` (n, d), ``train_sections_`` (n,) and ``train_domains_`` ((n,) or None) as
+    given to :meth:`fit`, ``models_`` (section -> fitted per-section state).
     """
 
-    def fit(self, embeddings: np.ndarray, sections: Sequence) -> "SectionBackend":
-        """Fit one model per section on ``embeddings`` (n, d) with ``sections`` (n,) labels; returns self."""
+    needs_domains = False
+    """True for a backend that keeps the source and target training clips apart: :meth:`fit` then
+    refuses ``domains=None``."""
+
+    def fit(self, embeddings: np.ndarray, sections: Sequence, domains: Sequence | None = None) -> "SectionBackend":
+        """Fit one model per section on ``embeddings`` (n, d) with ``sections`` (n,) labels and the
+        clips' ``domains`` (n,) ("source"/"target"; None: not known, refused by a backend that
+        :attr:`needs_domains`); returns self."""
         x, s = _check_inputs(embeddings, sections)
+        d = _check_domains(domains, len(x), type(self).__name__, self.needs_domains)
         self.n_features_in_ = x.shape[1]
-        self.train_embeddings_, self.train_sections_ = x, s
+        self.train_embeddings_, self.train_sections_, self.train_domains_ = x, s, d
         self.sections_ = np.unique(s)
-        self.models_ = {sec: self._fit_section(x[s == sec], sec) for sec in self.sections_.tolist()}
+        self.models_ = {sec: self._fit_section(x[s == sec], sec, None if d is None else d[s == sec] == "target")
+                        for sec in self.sections_.tolist()}
         return self
 
     def score(self, embeddings: np.ndarray, sections: Sequence) -> np.ndarray:
@@ -64,3 +81,18 @@ def _check_inputs(embeddings, sections) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(x).all():
         raise ValueError("embeddings hold NaN or infinite values")
     return x, s
+
+
+def _check_domains(domains, n: int, backend: str, needed: bool) -> np.ndarray | None:
+    if domains is None:
+        if needed:
+            raise ValueError(f"backend {backend} scores the source and target training clips apart: fit() needs "
+                             f"their domains ({'/'.join(DOMAINS)})")
+        return None
+    d = np.asarray(domains).astype(str)
+    if d.shape != (n,):
+        raise ValueError(f"domains must be ({n},) to match the embeddings, got shape {d.shape}")
+    unknown = sorted(set(d.tolist()) - set(DOMAINS))
+    if unknown:
+        raise ValueError(f"domains must be {' or '.join(DOMAINS)}, got {unknown}")
+    return d

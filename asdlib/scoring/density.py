@@ -39,7 +39,7 @@ class GaussianMixtureScorer(SectionBackend):
     def _prepare(self, x):
         return l2_normalise(x) if self.normalize else x
 
-    def _fit_section(self, x, sec):
+    def _fit_section(self, x, sec, is_target):
         from sklearn.decomposition import PCA
         from sklearn.mixture import GaussianMixture
         from sklearn.pipeline import make_pipeline
@@ -87,7 +87,7 @@ class MahalanobisScorer(SectionBackend):
     def _prepare(self, x):
         return l2_normalise(x) if self.normalize else x
 
-    def _fit_section(self, x, sec):
+    def _fit_section(self, x, sec, is_target):
         from scipy.linalg import cholesky
         from sklearn.covariance import ledoit_wolf, oas
 

@@ -18,7 +18,7 @@ class KNNMeanCosine(SectionBackend):
         self.k = k
         self.chunk_size = chunk_size
 
-    def _fit_section(self, x, sec):
+    def _fit_section(self, x, sec, is_target):
         if len(x) < self.k:
             raise ValueError(f"section {sec!r} has {len(x)} training clips, fewer than k={self.k}")
         return x

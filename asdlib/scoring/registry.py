@@ -9,6 +9,10 @@ BACKENDS = {
     "knn": "asdlib.scoring.neighbours.KNNMeanCosine",
     "gmm": "asdlib.scoring.density.GaussianMixtureScorer",
     "mahalanobis": "asdlib.scoring.density.MahalanobisScorer",
+    "knn_domain": "asdlib.scoring.domain.DomainKNN",
+    "kmeans_target": "asdlib.scoring.domain.KMeansTargetReferences",
+    "smote_knn": "asdlib.scoring.domain.SMOTEDomainKNN",
+    "knn_ldn": "asdlib.scoring.local_density.LocalDensityKNN",
 }
 """Backend name -> its class, as "module.Class" (imported by :func:`make_backend`)."""
 
@@ -24,5 +28,7 @@ def backend_class(name: str) -> type:
 
 def make_backend(name: str, **kwargs):
     """A backend by name: "nn" (Eq. 4), "knn" (``k=``), "gmm" (``n_components=``, ``covariance_type=``,
-    ``pca_dims=``, ...), "mahalanobis" (``shrinkage=``)."""
+    ``pca_dims=``, ...), "mahalanobis" (``shrinkage=``), and the domain-generalisation backends
+    "knn_domain" (``k=``), "kmeans_target" (``n_clusters=``), "smote_knn" (``k=``, ``k_neighbors=``,
+    ``ratio=``) and "knn_ldn" (``k=``, ``density_k=``, ``form=``)."""
     return backend_class(name)(**kwargs)

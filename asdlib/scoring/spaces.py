@@ -42,8 +42,11 @@ class SpaceScorer:
         self.backend = backend
         self.backend_kwargs = backend_kwargs
 
-    def fit(self, spaces: Mapping[str, np.ndarray], sections: Sequence) -> "SpaceScorer":
-        """Fit on ``spaces`` (space name -> (n, d_space)) with ``sections`` (n,); returns self."""
+    def fit(self, spaces: Mapping[str, np.ndarray], sections: Sequence,
+            domains: Sequence | None = None) -> "SpaceScorer":
+        """Fit on ``spaces`` (space name -> (n, d_space)) with ``sections`` (n,) and the clips'
+        ``domains`` (n,) ("source"/"target"; None: not known, refused by a domain-aware backend);
+        returns self."""
         if not spaces:
             raise ValueError("no embedding spaces given")
         mode = MODE_ALIASES.get(self.mode, self.mode)
@@ -64,7 +67,7 @@ class SpaceScorer:
             raise ValueError(f"unknown mode {self.mode!r}: use 'cat', 'cat_norm', 'wt', 'sec', 'att' or a space name "
                              f"of {sorted(spaces)}")
         inputs = self._inputs(spaces)
-        self.backends_ = {name: make_backend(self.backend, **self.backend_kwargs).fit(inputs[name], sections)
+        self.backends_ = {name: make_backend(self.backend, **self.backend_kwargs).fit(inputs[name], sections, domains)
                           for name in self.weights_}
         return self
 
@@ -76,7 +79,7 @@ class SpaceScorer:
         return sum(w * self.backends_[name].score(inputs[name], sections) for name, w in self.weights_.items())
 
     def score_train(self) -> np.ndarray:
-        """Training scores ``(n,)`` of the mode, combined as in :meth:`score` (leave-one-out for "nn"/"knn")."""
+        """Training scores ``(n,)`` of the mode, combined as in :meth:`score` (leave-one-out where the backend allows)."""
         if not hasattr(self, "backends_"):
             raise RuntimeError("SpaceScorer is not fitted; call fit() first")
         return sum(w * self.backends_[name].score_train() for name, w in self.weights_.items())
@@ -94,16 +97,18 @@ class SpaceScorer:
 
 def score_spaces(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], train_sections: Sequence,
                  test_sections: Sequence, mode: str, weights=None, backend: str = "nn",
-                 **backend_kwargs) -> np.ndarray:
+                 train_domains: Sequence | None = None, **backend_kwargs) -> np.ndarray:
     """Test scores ``(m,)`` of a multi-space model in ``mode`` (see :class:`SpaceScorer`; Sec. 2.2, Eq. 4-5).
 
-    ``train``: space name -> (n, d_space) training embeddings with ``train_sections`` (n,);
+    ``train``: space name -> (n, d_space) training embeddings with ``train_sections`` (n,) and
+    ``train_domains`` (n,) (needed by a domain-aware backend);
     ``test``: space name -> (m, d_space) with ``test_sections`` (m,). Higher = more anomalous.
     """
-    return SpaceScorer(mode, weights, backend, **backend_kwargs).fit(train, train_sections).score(test, test_sections)
+    return SpaceScorer(mode, weights, backend, **backend_kwargs).fit(train, train_sections, train_domains).score(
+        test, test_sections)
 
 
 def score_spaces_train(train: Mapping[str, np.ndarray], train_sections: Sequence, mode: str, weights=None,
-                       backend: str = "nn", **backend_kwargs) -> np.ndarray:
-    """Training scores ``(n,)`` in ``mode`` for the decision threshold (leave-one-out with "nn"/"knn")."""
-    return SpaceScorer(mode, weights, backend, **backend_kwargs).fit(train, train_sections).score_train()
+                       backend: str = "nn", train_domains: Sequence | None = None, **backend_kwargs) -> np.ndarray:
+    """Training scores ``(n,)`` in ``mode`` for the decision threshold (leave-one-out where the backend allows)."""
+    return SpaceScorer(mode, weights, backend, **backend_kwargs).fit(train, train_sections, train_domains).score_train()

@@ -65,7 +65,7 @@ def _clip_scores(scorer: SpaceScorer, embeddings: dict, table: pd.DataFrame) -> 
     section, training clips as :meth:`asdlib.scoring.SpaceScorer.score_train` gives them."""
     train = (table["split"] == "train").to_numpy()
     sections = table["section"].to_numpy()
-    scorer.fit({k: v[train] for k, v in embeddings.items()}, sections[train])
+    scorer.fit({k: v[train] for k, v in embeddings.items()}, sections[train], table["domain"].to_numpy()[train])
     out = np.empty(len(table))
     out[~train] = scorer.score({k: v[~train] for k, v in embeddings.items()}, sections[~train])
     out[train] = scorer.score_train()
