@@ -411,8 +411,8 @@ def test_smote_references_lie_on_segments_between_target_references(domains_data
     source_rows = domains == "source"
     np.testing.assert_allclose(train[source_rows], refit_leave_one_out(
         "smote_knn", x, sections, domains, k=2, k_neighbors=2, ratio=24 / 23, seed=3)[source_rows], atol=1e-12)
-    small = make_backend("smote_knn", ratio=0.1).fit(x, sections, domains)  # 6 target >= 0.1 x 24: none added
-    np.testing.assert_array_equal(small.score(q, q_sections), make_backend("knn_domain").fit(
+    small = make_backend("smote_knn", k=2, ratio=0.1).fit(x, sections, domains)  # 6 target >= 0.1 x 24: none added
+    np.testing.assert_array_equal(small.score(q, q_sections), make_backend("knn_domain", k=2).fit(
         x, sections, domains).score(q, q_sections))
 
 

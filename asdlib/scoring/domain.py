@@ -107,7 +107,9 @@ class SMOTEDomainKNN(DomainKNN):
     new target references on the segments between a target clip and one of its ``k_neighbors``
     nearest target clips (Euclidean, on the L2-normalised clips), until the target bank holds
     ``ratio`` times as many clips as the source bank (imbalanced-learn's ``SMOTE``; seeded by
-    ``seed``). As the ASD toolkit's kNN + SMOTE (``asdkit/backends/knn.py``, ``smote_ratio``).
+    ``seed``). As the ASD toolkit's kNN + SMOTE (``asdkit/backends/knn.py``, ``smote_ratio``; its
+    default ``k=1``, ``k_neighbors=2``, ratio 0.2). With ``k=1`` it is nn on the training clips and
+    SMOTE's new references.
 
     A target bank that already holds ``ratio`` times the source bank, or has fewer than 2 clips, is
     not over-sampled; ``k_neighbors`` is capped at the target clips less one.
@@ -118,7 +120,7 @@ class SMOTEDomainKNN(DomainKNN):
     (SMOTE's references do not depend on the source clips, only their number does).
     """
 
-    def __init__(self, k: int = 2, k_neighbors: int = 2, ratio: float = 1.0, seed: int = 0):
+    def __init__(self, k: int = 1, k_neighbors: int = 2, ratio: float = 1.0, seed: int = 0):
         super().__init__(k)
         self.k_neighbors = k_neighbors
         self.ratio = ratio
