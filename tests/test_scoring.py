@@ -359,8 +359,9 @@ def test_knn_domain_judges_a_target_clip_by_its_own_few_references():
 def test_kmeans_target_with_a_centre_per_clip_is_nn_and_with_one_centre_its_mean_direction(domains_data):
     x, sections, domains, q, q_sections = domains_data
     every = make_backend("kmeans_target", n_clusters=100).fit(x, sections, domains)  # capped at 30 a section
-    np.testing.assert_allclose(every.score(q, q_sections), NearestNeighbourCosine().fit(x, sections).score(
-        q, q_sections), atol=1e-9)
+    nn = NearestNeighbourCosine().fit(x, sections)
+    np.testing.assert_allclose(every.score(q, q_sections), nn.score(q, q_sections), atol=1e-9)
+    np.testing.assert_allclose(every.score_train(), nn.score_train(), atol=1e-9)  # leave-one-out as nn's
     one = make_backend("kmeans_target", n_clusters=1).fit(x, sections, domains)
     for sec in ("00", "01"):
         mine = sections == sec
@@ -368,12 +369,12 @@ def test_kmeans_target_with_a_centre_per_clip_is_nn_and_with_one_centre_its_mean
         references = np.vstack([centre, x[mine & (domains == "target")]])
         np.testing.assert_allclose(one.score(q[q_sections == sec], q_sections[q_sections == sec]),
                                    nn_cosine_distance(q[q_sections == sec], references), atol=1e-9)
-    train = one.score_train()  # a target clip is left out of the target references (the centre is not)
+    train = one.score_train()  # each clip left out of the centre, and a target clip of the target references
     for sec in ("00", "01"):
-        rows = np.flatnonzero((sections == sec) & (domains == "target"))
-        centre = l2_normalise(x[sections == sec]).mean(axis=0, keepdims=True)
-        for i in rows:
-            references = np.vstack([centre, x[np.setdiff1d(rows, i)]])
+        mine, targets = np.flatnonzero(sections == sec), np.flatnonzero((sections == sec) & (domains == "target"))
+        for i in mine:
+            centre = l2_normalise(x[np.setdiff1d(mine, i)]).mean(axis=0, keepdims=True)
+            references = np.vstack([centre, x[np.setdiff1d(targets, i)]])
             assert train[i] == pytest.approx(nn_cosine_distance(x[i:i + 1], references)[0], abs=1e-9)
 
 

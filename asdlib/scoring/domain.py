@@ -37,9 +37,8 @@ def bank_distance(queries: np.ndarray, bank: np.ndarray, k: int, exclude_self: b
 
 class Banks(NamedTuple):
     """A section's references: its ``source`` (n_s, d) and ``target`` (n_t, d) training clips
-    (L2-normalised), the references a backend made of them ``added`` (n_a, d) (SMOTE's new target
-    clips, the k-means centres; empty for plain banks), and ``is_target`` (n_s + n_t,) the training
-    clips' domains in fit order."""
+    (L2-normalised), the references ``added`` (n_a, d) to the target bank (SMOTE's new target clips;
+    empty for plain banks), and ``is_target`` (n_s + n_t,) the training clips' domains in fit order."""
 
     source: np.ndarray
     target: np.ndarray
@@ -144,6 +143,22 @@ class SMOTEDomainKNN(DomainKNN):
         return resampled[len(source) + len(target):]
 
 
+class Centres(NamedTuple):
+    """A section's k-means references: its training ``clips`` (n, d) (L2-normalised) with their
+    domains ``is_target`` (n,), the cluster of each clip ``labels`` (n,) and the clusters'
+    ``centres`` (c, d), each the mean of its clips."""
+
+    clips: np.ndarray
+    is_target: np.ndarray
+    labels: np.ndarray
+    centres: np.ndarray
+
+
+def _cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(m, n) cosine distances between the rows of ``a`` (m, d) and ``b`` (n, d), in [0, 2]."""
+    return np.clip(1.0 - l2_normalise(a) @ l2_normalise(b).T, 0.0, 2.0)
+
+
 class KMeansTargetReferences(SectionBackend):
     """References = the ``n_clusters`` k-means centres of the section's training clips plus every
     target training clip; score = the cosine distance to the nearest reference (Eq. 4 against them).
@@ -154,12 +169,15 @@ class KMeansTargetReferences(SectionBackend):
     section, source and target; the ASD toolkit's reading (``asdkit/backends/kmeans.py``) fits them
     on the source clips only. The clips are L2-normalised before k-means (scikit-learn's ``KMeans``,
     k-means++ seeded by ``seed``, ``n_init`` starts: 1 as scikit-learn's default for k-means++, where
-    that code ran with the then default 10, ten times the cost) and a centre is compared by its
-    direction (its cosine distance), where that code takes the dot product with the raw mean. ``n_clusters`` is capped at the
-    section's clips: with as many centres as clips, each centre is a clip and the score is nn's.
+    that code ran with the then default 10, ten times the cost); a centre is the mean of its
+    cluster's clips, compared by its direction (its cosine distance), where that code takes the dot
+    product with the raw mean. ``n_clusters`` is capped at the section's clips: with a centre per
+    clip, the score is nn's.
 
-    :meth:`score_train` leaves a target clip out of the target references, but the centres are
-    fitted with every clip (in-sample, so biased low). Needs the training clips' domains.
+    :meth:`score_train` leaves each clip out of its own cluster's centre (the mean of the cluster's
+    other clips; no centre when it was alone) and, for a target clip, out of the target references;
+    the clusters themselves are those fitted with every clip (in-sample). With a centre per clip this
+    is nn's leave-one-out. Needs the training clips' domains.
     """
 
     needs_domains = True
@@ -172,18 +190,27 @@ class KMeansTargetReferences(SectionBackend):
     def _fit_section(self, x, sec, is_target):
         from sklearn.cluster import KMeans
 
+        if not (~is_target).any():
+            raise ValueError(f"section {sec!r} has no source training clips")
         x = l2_normalise(x)
-        banks = Banks.split(x, sec, is_target)
-        kmeans = KMeans(min(self.n_clusters, len(x)), n_init=self.n_init, random_state=self.seed).fit(x)
-        return banks._replace(added=kmeans.cluster_centers_)
+        labels = KMeans(min(self.n_clusters, len(x)), n_init=self.n_init, random_state=self.seed).fit(x).labels_
+        labels = np.unique(labels, return_inverse=True)[1]  # clusters 0..c-1, none empty
+        counts = np.bincount(labels)
+        centres = np.stack([x[labels == c].sum(axis=0) for c in range(len(counts))]) / counts[:, None]
+        return Centres(x, is_target, labels, centres)
 
-    def _score_section(self, banks, x):
-        return nn_cosine_distance(x, np.vstack([banks.added, banks.target]))
+    def _score_section(self, state, x):
+        return nn_cosine_distance(x, np.vstack([state.centres, state.clips[state.is_target]]))
 
-    def _score_train_section(self, banks, x, sec):
-        out = np.empty(len(banks.is_target))
-        out[~banks.is_target] = nn_cosine_distance(banks.source, np.vstack([banks.added, banks.target]))
-        for i, row in enumerate(np.flatnonzero(banks.is_target)):
-            out[row] = nn_cosine_distance(banks.target[i:i + 1],
-                                          np.vstack([banks.added, np.delete(banks.target, i, axis=0)]))[0]
+    def _score_train_section(self, state, x, sec):
+        clips, labels, n = state.clips, state.labels, len(state.clips)
+        counts = np.bincount(labels)
+        dist = _cosine_matrix(clips, state.centres)                         # (n, c)
+        others = state.centres[labels] * counts[labels, None] - clips        # (n, d) own cluster less the clip
+        own = np.clip(1.0 - np.sum(clips * l2_normalise(others), axis=1), 0.0, 2.0)
+        dist[np.arange(n), labels] = np.where(counts[labels] > 1, own, np.inf)
+        out = dist.min(axis=1)
+        target, t = clips[state.is_target], state.is_target
+        out[~t] = np.minimum(out[~t], bank_distance(clips[~t], target, 1))
+        out[t] = np.minimum(out[t], bank_distance(target, target, 1, exclude_self=True))
         return out
