@@ -41,7 +41,7 @@
 # - **knn_domain**: the mean cosine distance to the *k* nearest source clips and to the *k* nearest
 #   target clips (all of them when fewer), the smaller wins (the ASD toolkit's kNN with separate
 #   source and target neighbours; with *k* = 1 it is nn exactly, so the grid holds 2 and 4);
-# - **kmeans_target**: the nearest of 8 or 16 k-means centres of the section's training clips and
+# - **kmeans_target**: the nearest of 16 k-means centres of the section's training clips and
 #   every target clip (Wilkinghoff, ICASSP 2023). This follows Wilkinghoff's code, which fits the
 #   centres on all the training clips, source and target; the toolkit fits them on the source clips;
 # - **smote_knn**: nn against the training clips with the target clips over-sampled by SMOTE (new
