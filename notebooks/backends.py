@@ -46,7 +46,7 @@
 #   centres on all the training clips, source and target; the toolkit fits them on the source clips;
 # - **smote_knn**: nn against the training clips with the target clips over-sampled by SMOTE (new
 #   references on the segments between a target clip and one of its 2 nearest target clips) until
-#   they are half or as many as the source clips (the toolkit's kNN + SMOTE; its own ratio, 0.2, adds
+#   they are as many as the source clips (the toolkit's kNN + SMOTE; its own ratio, 0.2, adds
 #   none at the `quick` scale, where the target clips are already a quarter of the source clips);
 # - **knn_ldn**: each cosine distance to a training clip divided by, or less, that clip's mean
 #   distance to its 4 nearest training clips, the smallest such value the score ("Keeping the

@@ -56,7 +56,7 @@ SETTINGS = {
     "mahalanobis": [{"shrinkage": s} for s in SHRINKAGE],
     "knn_domain": [{"k": k} for k in (2, 4)],
     "kmeans_target": [{"n_clusters": 16}],
-    "smote_knn": [{"k": 1, "ratio": r} for r in (0.5, 1.0)],
+    "smote_knn": [{"k": 1, "ratio": 1.0}],
     "knn_ldn": [{"form": f} for f in FORMS],
 }
 """Each backend's grid (keyword arguments of :func:`asdlib.scoring.make_backend`), one setting chosen
@@ -65,9 +65,10 @@ per system on the development set (:func:`choose_settings`): knn's k; gmm's form
 or 4 components, or a full one after a per-section PCA to 2, 4 or 8 dimensions; mahalanobis's
 shrinkage (Ledoit-Wolf, OAS); knn_domain's k (2 or 4; k=1 is nn exactly); kmeans_target's 16 centres
 (Wilkinghoff's; one setting, as its k-means fits cost about four times knn_domain's scoring: 3.5 s
-against 0.9 s a run and setting on the quick study, measured on a loaded 2-core machine); smote_knn's target bank as large as half or all of the source
-bank (k=1 and SMOTE's k_neighbors=2, as the ASD toolkit's default, whose ratio 0.2 over-samples the
-real data's 10 target clips against 990 but none at the quick scale's 10 against 40); knn_ldn's form, the distance divided by the reference's density
+against 0.9 s a run and setting on the quick study, measured on a loaded 2-core machine); smote_knn's target bank as large as the source bank (k=1 and SMOTE's
+k_neighbors=2, as the ASD toolkit's default, whose ratio 0.2 over-samples the real data's 10 target
+clips against 990 but none at the quick scale's 10 against 40; one setting, its SMOTE fits cost
+3.2 s a run and setting on the same machine); knn_ldn's form, the distance divided by the reference's density
 or less it (k=1, density from 4 neighbours, as the ASD toolkit's default)."""
 DOMAIN_BACKENDS = ("knn_domain", "kmeans_target", "smote_knn", "knn_ldn")
 """The domain-generalisation backends of :func:`gain_family`."""
