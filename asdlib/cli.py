@@ -1,6 +1,6 @@
 """The ``asdlib`` command line (:func:`main`): its parser and one function per sub-command.
 
-The parser needs only light modules (names, scales, systems), so ``asdlib --help`` and every
+The parser needs only light modules (names, scales, systems, the backends' names), so ``asdlib --help`` and every
 sub-command's ``--help`` start at once; each command function imports what it runs (numpy, pandas,
 torch) when it runs.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import asdlib
 from asdlib.names import MACHINES, YEARS
 from asdlib.scales import SCALES
+from asdlib.scoring.registry import BACKENDS
 from asdlib.systems import ALL_SYSTEMS
 
 DESCRIPTION = """\
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint rule(s): 'last' (no test labels), 'best_dev' (the paper's rule), "
                         "'average<K>' (the weights of the last K checkpoints averaged, batch norm recomputed) "
                         "(default: last)")
-    p.add_argument("--backend", choices=("nn", "knn", "gmm", "mahalanobis"), default="nn",
+    p.add_argument("--backend", choices=sorted(BACKENDS), default="nn",
                    help="how embeddings are scored (default: %(default)s, Eq. 4)")
     p.add_argument("--weights", type=float, nargs=2, default=(0.5, 0.5), metavar=("W_S", "W_A"),
                    help="Eq. 5 weights of the 'wt' mode (default: 0.5 0.5)")

@@ -119,8 +119,9 @@ def _direct_scores(model, features, indices, section_codes, settings, device, pr
     return {"score": out}
 
 
-def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_idx, test_idx, sections):
-    """Test scores (m,) and training scores (n,) of one inference mode.
+def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_idx, test_idx, sections, domains):
+    """Test scores (m,) and training scores (n,) of one inference mode; ``sections`` and ``domains``
+    (n_clips,) of every clip.
 
     Embedding systems: a backend on the clip embeddings, training scores leave-one-out (Eq. 4, 5).
     Direct systems (``mode_kwargs`` None): the model's own clip scores, training scores in-sample.
@@ -130,7 +131,7 @@ def _mode_scores(outputs: dict, mode_kwargs: dict | None, backend: str, train_id
     if mode_kwargs is None:
         return outputs["score"][test_idx, 0], outputs["score"][train_idx, 0]
     scorer = SpaceScorer(backend=backend, **mode_kwargs).fit({k: v[train_idx] for k, v in outputs.items()},
-                                                            sections[train_idx])
+                                                            sections[train_idx], domains[train_idx])
     return scorer.score({k: v[test_idx] for k, v in outputs.items()}, sections[test_idx]), scorer.score_train()
 
 
@@ -211,9 +212,9 @@ def score_run(run_dir: str | Path, data_root: str | Path | None = None, truth_di
     """Score ``run_dir`` (see the module docstring). Returns ``{rule: {mode: summary}}``.
 
     ``rules``: checkpoint rules, :data:`CHECKPOINT_RULES` or ``average<K>`` (:data:`AVERAGE_RULE`);
-    ``data_root`` / ``truth_dir`` default
-    to the run's own; ``backend`` is "nn" (Eq. 4), "knn" or "gmm"; ``wt_weights`` are (w_S, w_A)
-    of Eq. 5 for the ``wt`` mode; ``index``: the data set's :func:`asdlib.data.index_dataset`, if the
+    ``data_root`` / ``truth_dir`` default to the run's own; ``backend`` is a name of
+    :data:`asdlib.scoring.BACKENDS` ("nn": Eq. 4; a domain-aware one reads the training clips'
+    domains from their names); ``wt_weights`` are (w_S, w_A) of Eq. 5 for the ``wt`` mode; ``index``: the data set's :func:`asdlib.data.index_dataset`, if the
     caller has it already (it must be of that data root and truth).
     """
     run_dir = Path(run_dir)
@@ -280,6 +281,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
     features = stores[0] if len(stores) == 1 else concat_stores(stores)  # one store per machine
     # the groups a test clip is scored within: its section, or its machine's section ("fan/00") when pooled
     sections = (clips["machine"] + "/" + clips["section"] if pooled else clips["section"]).to_numpy()
+    domains = clips["domain"].to_numpy()
     train_idx = np.flatnonzero(clips["split"] == "train")
     test_idx = np.flatnonzero(clips["split"] == "test")
     test = clips.iloc[test_idx].reset_index(drop=True)
@@ -306,7 +308,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
             out = _embed_machines(model, features, clips, settings, poolings, device, progress)
         mode_specs = {"score": None} if direct else inference_modes(sorted(out), wt_weights)
         for mode, kwargs in mode_specs.items():
-            scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
+            scores, train_scores = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections, domains)
             per_epoch[epoch, mode] = (scores, train_scores)
             dev = _hmeans(_section_rows(test, scores, pooled), dev_keys, machine)
             dev_curve.setdefault(mode, {})[epoch] = None if dev is None else dev["hmean"]
@@ -329,7 +331,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
         else:
             out = _embed_machines(model, features, clips, settings, poolings, device, progress)
         for mode, kwargs in mode_specs.items():
-            per_epoch[rule, mode] = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections)
+            per_epoch[rule, mode] = _mode_scores(out, kwargs, backend, train_idx, test_idx, sections, domains)
         outputs[rule] = out
 
     # 3: each rule's checkpoint per mode

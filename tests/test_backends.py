@@ -18,7 +18,7 @@ from conftest import flip_eval_labels
 from asdlib.inference import CHECKPOINT_RULES, embeddings_path, score_run
 from asdlib.scales import get_scale
 from asdlib.study.backends import (RAW_WEIGHTED, SETTINGS, backend_scores, choose_settings, chosen_scores,
-                                   chosen_weights)
+                                   chosen_weights, gain_family)
 from asdlib.study.evidence import Evidence
 from asdlib.study.load import load_study
 from asdlib.study.rows import DISENT_WT, GRID
@@ -60,6 +60,45 @@ def test_choose_settings_takes_the_best_on_dev_and_chosen_scores_keeps_its_clips
     assert (knn["setting"] == "k=2").all() and len(knn) == (scores["setting"] == "k=2").sum()
     expected = scores[scores["setting"] == "k=2"]
     np.testing.assert_array_equal(knn.sort_values("name")["score"], expected.sort_values("name")["score"])
+
+
+def family_scores(disent_gain: float, mtl_gain: float) -> pd.DataFrame:
+    """Disent.Cat (S3) and MTL scored by nn and by knn_domain, 3 seeds, fan sections 00-05 of 8 clips
+    per domain and label: the anomalies' lift over the normal clips is 1 for nn, and grows by the
+    row's gain with knn_domain in the target domain only (clip noise and a seed effect otherwise)."""
+    rng = np.random.default_rng(5)
+    clips = pd.DataFrame([{"section": f"{s:02d}", "domain": d, "label": lab, "name": f"section_{s:02d}_{d}_{lab}_{i}"}
+                          for s in range(6) for d in ("source", "target") for lab in ("normal", "anomaly")
+                          for i in range(8)]).assign(split="test", machine="fan", epoch=4)
+    anomalous = (clips["label"] == "anomaly").to_numpy(float)
+    target = (clips["domain"] == "target").to_numpy(float)
+    frames = []
+    for row, gain in (("Disent.Cat (S3)", disent_gain), ("MTL", mtl_gain)):
+        for seed in range(3):
+            noise = rng.normal(size=len(clips))
+            for backend, lift in (("nn", 0.5), ("knn_domain", 0.5 + gain * target)):
+                frames.append(clips.assign(row=f"{row} | {backend}", seed=seed,
+                                           score=lift * anomalous + noise + 0.05 * rng.normal(size=len(clips))))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_the_gain_family_is_the_paired_difference_of_gains_tested_with_holm():
+    evidence = Evidence(family_scores(disent_gain=3.0, mtl_gain=0.0), 200)
+    family = gain_family(evidence, backends=("knn_domain", "smote_knn")).set_index(["backend", "metric"])
+    for metric, columns in (("official (eval)", None), ("AUC (T) (eval)", ("auc_target",))):
+        kwargs = {} if columns is None else {"metrics": columns}
+        cells = {row: evidence.cell(row, "eval", **kwargs).mean for row in evidence.rows}
+        expected = (cells["Disent.Cat (S3) | knn_domain"] - cells["Disent.Cat (S3) | nn"]
+                    - cells["MTL | knn_domain"] + cells["MTL | nn"])
+        assert family.loc[("knn_domain", metric), "mean"] == pytest.approx(100 * expected, abs=1e-9)
+        assert family.loc[("knn_domain", metric), "verdict"] == "Disent.Cat (S3) gains more"
+        assert family.loc[("smote_knn", metric), "verdict"] == "not in this build"  # no such rows: not counted
+    assert (family["Holm p"] != "-").sum() == 2  # the family is the two tested differences
+    d = evidence.difference("Disent.Cat (S3) | knn_domain", "Disent.Cat (S3) | nn", "eval")
+    c = evidence.contrast({"Disent.Cat (S3) | knn_domain": 1.0, "Disent.Cat (S3) | nn": -1.0}, "eval")
+    assert (d.mean, d.low, d.high) == (c.mean, c.low, c.high)
+    same = gain_family(Evidence(family_scores(disent_gain=1.0, mtl_gain=1.0), 200), backends=("knn_domain",))
+    assert (same["verdict"] == "not resolved").all()  # equal gains: nothing called
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +166,7 @@ def test_disent_wt_weights_each_backends_space_scores_at_its_best_dev_weight(stu
         assert w == GRID[int(np.argmax(dev))], (backend, setting, seed)
         np.testing.assert_allclose(wt["score"], w * d_s + (1 - w) * d_a, atol=1e-9)
     standardised_backends = set(scores.loc[scores["row"] == DISENT_WT, "backend"]) - set(RAW_WEIGHTED)
-    assert standardised_backends == {"gmm", "mahalanobis"}
+    assert standardised_backends == {"gmm", "mahalanobis", "knn_ldn"}
 
 
 def test_disent_wt_is_scored_at_the_s4_checkpoint_else_the_wt_modes(studies):

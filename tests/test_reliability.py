@@ -117,6 +117,26 @@ def test_backends_keep_their_results_side_by_side(trained, root, tmp_path, cache
     assert len(official) == 6   # the evaluator reads the knn backend's files like any others
 
 
+@pytest.mark.parametrize("backend", ["knn_domain", "kmeans_target", "smote_knn", "knn_ldn"])
+def test_asdlib_score_with_a_domain_generalisation_backend_writes_the_official_files(backend, trained, root,
+                                                                                    tmp_path, cache, capsys,
+                                                                                    monkeypatch):
+    """Each new backend through the command line: its own results folder, the official files of every
+    section (2 target against 12 source training clips a section here), read by the evaluator."""
+    run = copy_run(trained, tmp_path)
+    monkeypatch.setenv("ASDLIB_CACHE", str(cache))
+    assert cli(["score", str(run), "--backend", backend]) == 0
+    folder = run / f"results-{backend}" / "last" / "section"
+    assert str(folder) in capsys.readouterr().out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["backend"] == backend and not (run / "results").exists()
+    sections = sorted(p.name.split("_")[3] for p in folder.glob("anomaly_score_fan_section_*_test.csv"))
+    assert sections == sorted(p.name.split("_")[3] for p in folder.glob("decision_result_fan_section_*_test.csv"))
+    assert len(sections) == 6
+    official = evaluate_dir(folder, root / "eval_truth", machines=["fan"])
+    assert len(official) == 6 and np.isfinite(official["auc_target"]).all()
+
+
 def test_a_rescore_without_truth_keeps_the_eval_metrics_it_reproduces(trained, tmp_path, cache):
     run = copy_run(trained, tmp_path)
     first = score_run(run, cache_dir=cache, progress=False)["last"]["section"]

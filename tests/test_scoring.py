@@ -259,3 +259,208 @@ def test_space_scorer_errors(data):
     scorer = SpaceScorer("att").fit(train, s_train)
     with pytest.raises(ValueError, match=r"needs space\(s\) \['attribute'\]"):
         scorer.score({"section": test["section"]}, ["00"] * 24)
+
+
+def test_the_scoring_package_exports_resolve_lazily_and_every_backend_name_makes_its_class():
+    import importlib
+    import subprocess
+    import sys
+
+    import asdlib.scoring as scoring
+    from asdlib.scoring import BACKENDS, SectionBackend, backend_class
+
+    code = "import sys, asdlib.scoring; print(sorted(m for m in ('numpy', 'sklearn', 'torch') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+    for name in scoring.__all__:
+        assert getattr(scoring, name) is getattr(importlib.import_module(f"asdlib.scoring.{scoring._EXPORTS[name]}"),
+                                                 name)
+    for name in BACKENDS:
+        assert issubclass(backend_class(name), SectionBackend) and isinstance(make_backend(name), backend_class(name))
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        make_backend("nope")
+
+
+# --------------------------------------------------------------------------------------------
+# Domain-generalisation backends (asdlib.scoring.domain, asdlib.scoring.local_density)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def domains_data():
+    """Two sections of 24 source and 6 target training clips (8-d), 10 test clips."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 8))
+    sections = np.repeat(["00", "01"], 30)
+    domains = np.tile(np.r_[["source"] * 24, ["target"] * 6], 2)
+    rng.shuffle(domains[:30])  # the domains interleaved in fit order
+    return x, sections, domains, rng.normal(size=(10, 8)), np.repeat(["01", "00"], 5)
+
+
+def refit_leave_one_out(name, x, sections, domains, **kwargs) -> np.ndarray:
+    """Each training clip scored by the backend fitted on all the other clips."""
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        keep = np.arange(len(x)) != i
+        backend = make_backend(name, **kwargs).fit(x[keep], sections[keep], None if domains is None else domains[keep])
+        out[i] = backend.score(x[i:i + 1], sections[i:i + 1])[0]
+    return out
+
+
+@pytest.mark.parametrize("name", ["knn_domain", "kmeans_target", "smote_knn"])
+def test_domain_aware_backends_refuse_missing_or_unknown_domains(name, domains_data):
+    x, sections, domains, _, _ = domains_data
+    with pytest.raises(ValueError, match=f"backend .* scores the source and target training clips apart"):
+        make_backend(name).fit(x, sections)
+    with pytest.raises(ValueError, match=r"domains must be source or target, got \['Target'\]"):
+        make_backend(name).fit(x, sections, np.where(domains == "target", "Target", domains))
+    with pytest.raises(ValueError, match="needs their domains"):
+        SpaceScorer("section", backend=name).fit({"section": x}, sections)
+    SpaceScorer("section", backend=name).fit({"section": x}, sections, domains)  # given: accepted
+
+
+def test_the_other_backends_ignore_the_domains(domains_data):
+    x, sections, domains, q, q_sections = domains_data
+    for name in ("nn", "knn", "gmm", "mahalanobis", "knn_ldn"):
+        with_domains = make_backend(name).fit(x, sections, domains)
+        np.testing.assert_array_equal(with_domains.score(q, q_sections), make_backend(name).fit(x, sections).score(
+            q, q_sections))
+
+
+def test_knn_domain_with_one_neighbour_is_nn_and_its_training_scores_are_leave_one_out(domains_data):
+    x, sections, domains, q, q_sections = domains_data
+    nn = NearestNeighbourCosine().fit(x, sections)
+    one = make_backend("knn_domain", k=1).fit(x, sections, domains)
+    np.testing.assert_allclose(one.score(q, q_sections), nn.score(q, q_sections), atol=1e-12)
+    np.testing.assert_allclose(one.score_train(), nn.score_train(), atol=1e-12)
+    three = make_backend("knn_domain", k=3).fit(x, sections, domains)
+    np.testing.assert_allclose(three.score_train(), refit_leave_one_out("knn_domain", x, sections, domains, k=3),
+                               atol=1e-12)
+
+
+def test_knn_domain_judges_a_target_clip_by_its_own_few_references():
+    """40 source clips round one direction, 3 target clips round another; a target normal clip
+    among the 3: knn (k=4, pooled) averages in a far source clip, knn_domain averages its own bank
+    (all 3, fewer than k) and scores it below a clip between the domains."""
+    rng = np.random.default_rng(2)
+    source = np.eye(6)[0] + 0.1 * rng.normal(size=(40, 6))
+    target = np.eye(6)[1] + 0.1 * rng.normal(size=(3, 6))
+    x, sections = np.vstack([source, target]), np.repeat("00", 43)
+    domains = np.r_[["source"] * 40, ["target"] * 3]
+    normal = np.eye(6)[1:2] + 0.05 * rng.normal(size=(1, 6))
+    between = (np.eye(6)[0:1] + np.eye(6)[1:2]) / 2 + np.eye(6)[2:3] * 0.3
+    domain = make_backend("knn_domain", k=4).fit(x, sections, domains)
+    pooled = KNNMeanCosine(k=4).fit(x, sections)
+    expected = np.mean([1 - l2_normalise(normal)[0] @ l2_normalise(t[None])[0] for t in target])
+    assert domain.score(normal, ["00"])[0] == pytest.approx(expected, abs=1e-12)
+    assert pooled.score(normal, ["00"])[0] > 2 * domain.score(normal, ["00"])[0]
+    assert domain.score(normal, ["00"])[0] < domain.score(between, ["00"])[0]
+    assert pooled.score(normal, ["00"])[0] > pooled.score(between, ["00"])[0]  # the failure it mends
+
+
+def test_kmeans_target_with_a_centre_per_clip_is_nn_and_with_one_centre_its_mean_direction(domains_data):
+    x, sections, domains, q, q_sections = domains_data
+    every = make_backend("kmeans_target", n_clusters=100).fit(x, sections, domains)  # capped at 30 a section
+    nn = NearestNeighbourCosine().fit(x, sections)
+    np.testing.assert_allclose(every.score(q, q_sections), nn.score(q, q_sections), atol=1e-9)
+    np.testing.assert_allclose(every.score_train(), nn.score_train(), atol=1e-9)  # leave-one-out as nn's
+    one = make_backend("kmeans_target", n_clusters=1).fit(x, sections, domains)
+    for sec in ("00", "01"):
+        mine = sections == sec
+        centre = l2_normalise(x[mine]).mean(axis=0, keepdims=True)  # Wilkinghoff: all the clips, both domains
+        references = np.vstack([centre, x[mine & (domains == "target")]])
+        np.testing.assert_allclose(one.score(q[q_sections == sec], q_sections[q_sections == sec]),
+                                   nn_cosine_distance(q[q_sections == sec], references), atol=1e-9)
+    train = one.score_train()  # each clip left out of the centre, and a target clip of the target references
+    for sec in ("00", "01"):
+        mine, targets = np.flatnonzero(sections == sec), np.flatnonzero((sections == sec) & (domains == "target"))
+        for i in mine:
+            centre = l2_normalise(x[np.setdiff1d(mine, i)]).mean(axis=0, keepdims=True)
+            references = np.vstack([centre, x[np.setdiff1d(targets, i)]])
+            assert train[i] == pytest.approx(nn_cosine_distance(x[i:i + 1], references)[0], abs=1e-9)
+
+
+def test_smote_references_lie_on_segments_between_target_references(domains_data):
+    x, sections, domains, q, q_sections = domains_data
+    smote = make_backend("smote_knn", k=2, k_neighbors=2, ratio=1.0, seed=3).fit(x, sections, domains)
+    for sec in ("00", "01"):
+        banks = smote.models_[sec]
+        target = l2_normalise(x[(sections == sec) & (domains == "target")])
+        assert len(banks.target) + len(banks.added) == 24  # ratio 1: as many as the source bank
+        for new in banks.added:
+            # on the segment a -> b for some pair of target references: new - a = t (b - a), 0 <= t <= 1
+            fits = []
+            for i, a in enumerate(target):
+                for b in np.delete(target, i, axis=0):
+                    t = (new - a) @ (b - a) / ((b - a) @ (b - a))
+                    fits.append(0 <= t <= 1 and np.allclose(a + t * (b - a), new, atol=1e-9))
+            assert any(fits)
+        assert not any(np.allclose(new, t) for new in banks.added for t in target)  # new references
+    again = make_backend("smote_knn", k=2, k_neighbors=2, ratio=1.0, seed=3).fit(x, sections, domains)
+    other = make_backend("smote_knn", k=2, k_neighbors=2, ratio=1.0, seed=4).fit(x, sections, domains)
+    np.testing.assert_array_equal(again.score(q, q_sections), smote.score(q, q_sections))  # seeded
+    assert not np.array_equal(other.models_["00"].added, smote.models_["00"].added)
+    # training scores: a target clip left out of its bank, SMOTE's references kept; a source clip
+    # exactly leave-one-out
+    train = smote.score_train()
+    for sec in ("00", "01"):
+        rows = np.flatnonzero((sections == sec) & (domains == "target"))
+        source, added = l2_normalise(x[(sections == sec) & (domains == "source")]), smote.models_[sec].added
+        for i in rows:
+            bank = np.vstack([x[np.setdiff1d(rows, i)], added])
+            expected = min(KNNMeanCosine(k=2).fit(source, np.repeat(sec, 24)).score(x[i:i + 1], [sec])[0],
+                           KNNMeanCosine(k=2).fit(bank, np.repeat(sec, len(bank))).score(x[i:i + 1], [sec])[0])
+            assert train[i] == pytest.approx(expected, abs=1e-12)
+    source_rows = domains == "source"
+    np.testing.assert_allclose(train[source_rows], refit_leave_one_out(
+        "smote_knn", x, sections, domains, k=2, k_neighbors=2, ratio=24 / 23, seed=3)[source_rows], atol=1e-12)
+    small = make_backend("smote_knn", k=2, ratio=0.1).fit(x, sections, domains)  # 6 target >= 0.1 x 24: none added
+    np.testing.assert_array_equal(small.score(q, q_sections), make_backend("knn_domain", k=2).fit(
+        x, sections, domains).score(q, q_sections))
+
+
+def ldn_by_hand(queries, reference, k, density_k, form, leave_out=None):
+    """Local-density normalised k-NN by Python loops: rho(r) = mean cosine distance from r to its
+    density_k nearest other references; score = mean of the k smallest d(q, r) / rho(r) (or minus)."""
+    def cos_dist(a, b):
+        return 1 - sum(u * v for u, v in zip(a, b)) / math.sqrt(sum(u * u for u in a) * sum(v * v for v in b))
+
+    refs = [r for j, r in enumerate(reference) if j != leave_out]
+    rho = [sum(sorted(cos_dist(r, o) for o in refs if o is not r)[:density_k]) / density_k for r in refs]
+    out = []
+    for q in queries:
+        values = [cos_dist(q, r) / p if form == "divide" else cos_dist(q, r) - p for r, p in zip(refs, rho)]
+        out.append(sum(sorted(values)[:k]) / k)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("form", ["divide", "subtract"])
+def test_knn_ldn_rescales_each_distance_by_the_references_mean_distance_to_their_neighbours(form):
+    """Five 2-d references: four in a tight cluster, one alone; a query as near the lone one as the
+    cluster's spread: plain nn scores it as far as any, the rescaled distance near zero."""
+    angles = np.radians([0.0, 2.0, 4.0, 6.0, 90.0])
+    reference = np.c_[np.cos(angles), np.sin(angles)]
+    queries = np.c_[np.cos(np.radians([88.0, 30.0, 3.0])), np.sin(np.radians([88.0, 30.0, 3.0]))]
+    sections = np.repeat("00", 5)
+    ldn = make_backend("knn_ldn", k=1, density_k=2, form=form).fit(reference, sections)
+    np.testing.assert_allclose(ldn.score(queries, np.repeat("00", 3)), ldn_by_hand(queries, reference, 1, 2, form),
+                               atol=1e-9)
+    # rho of the lone reference (90 deg): mean of 1 - cos 84 and 1 - cos 86 (its two nearest, 6 and 4 deg)
+    rho = ldn.models_["00"].rho
+    assert rho[4] == pytest.approx(np.mean([1 - np.cos(np.radians(84)), 1 - np.cos(np.radians(86))]), abs=1e-12)
+    assert rho[0] == pytest.approx(np.mean([1 - np.cos(np.radians(2)), 1 - np.cos(np.radians(4))]), abs=1e-12)
+    loo = [ldn_by_hand(reference[i:i + 1], reference, 1, 2, form, leave_out=i)[0] for i in range(5)]
+    np.testing.assert_allclose(ldn.score_train(), loo, atol=1e-9)
+    if form == "divide":  # 2 deg from the lone reference: rescaled, nearer than 3 deg inside the cluster's
+        near_lone, inside = ldn.score(queries[[0, 2]], ["00", "00"])
+        assert near_lone < 1.0 and near_lone < 2 * inside
+
+
+def test_knn_ldn_training_scores_are_exact_leave_one_out(domains_data):
+    x, sections, domains, _, _ = domains_data
+    for form in ("divide", "subtract"):
+        ldn = make_backend("knn_ldn", k=3, density_k=4, form=form).fit(x, sections)
+        np.testing.assert_allclose(ldn.score_train(), refit_leave_one_out("knn_ldn", x, sections, None, k=3,
+                                                                          density_k=4, form=form), atol=1e-9)
+    with pytest.raises(ValueError, match="unknown form 'ratio'"):
+        make_backend("knn_ldn", form="ratio").fit(x, sections)
+    with pytest.raises(ValueError, match="section '00' has 5 training clips"):
+        make_backend("knn_ldn", density_k=4).fit(x[:5], sections[:5])

@@ -146,14 +146,22 @@ class Evidence:
     def difference(self, row_a: str, row_b: str, which: str, machines=None, metrics=METRICS) -> Estimate:
         """``cell(row_a) - cell(row_b)``, paired: the same seeds and clip resamples for both (the seeds
         both rows have). Raises ValueError if the two rows were scored on different sections."""
-        a, b = self._per_seed(row_a, which, machines, metrics), self._per_seed(row_b, which, machines, metrics)
-        if a is None or b is None:
+        return self.contrast({row_a: 1.0, row_b: -1.0}, which, machines, metrics)
+
+    def contrast(self, weights: dict, which: str, machines=None, metrics=METRICS) -> Estimate:
+        """``sum_row weights[row] * cell(row)``, paired as :meth:`difference` (e.g. a difference of
+        two gains: ``{a_new: 1, a_old: -1, b_new: -1, b_old: 1}``). Raises ValueError if the rows were
+        scored on different sections."""
+        found = {row: self._per_seed(row, which, machines, metrics) for row in weights}
+        if any(f is None for f in found.values()):
             return self._estimate(None)
-        if a[1] != b[1]:
-            only = sorted(set(a[1]) ^ set(b[1]))
-            raise ValueError(f"{row_a} and {row_b} were scored on different {which} sections "
-                             f"(only one of them has {', '.join(f'{m} {s}' for m, s in only)}): no paired difference")
-        return self._estimate(a[0] - b[0])
+        (first, (_, units)), *others = found.items()
+        for row, (_, other) in others:
+            if other != units:
+                only = sorted(set(units) ^ set(other))
+                raise ValueError(f"{first} and {row} were scored on different {which} sections (only one of them "
+                                 f"has {', '.join(f'{m} {s}' for m, s in only)}): no paired difference")
+        return self._estimate(sum(w * found[row][0] for row, w in weights.items()))
 
     def seed_values(self, row: str, which: str, machines=None, metrics=METRICS) -> np.ndarray:
         """(n_seeds,) the cell's value for each seed alone (NaN where a seed has no run)."""
