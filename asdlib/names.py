@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 __all__ = ["YEARS", "MACHINES", "DEV_SECTIONS", "EVAL_SECTIONS", "SECTIONS", "DOMAINS", "SPLITS", "LABELS",
-           "DATA_SETS", "NO_ATTRIBUTE", "HIDDEN_ATTRIBUTES", "ClipNameError", "ClipName", "machines", "sections",
+           "DATA_SETS", "NO_ATTRIBUTE", "SUPPLEMENTAL", "HIDDEN_ATTRIBUTES", "ClipNameError", "ClipName", "machines", "sections",
            "parse_clip_name", "format_clip_name", "format_eval_test_name"]
 
 YEARS = (2022, 2023, 2024, 2025)
