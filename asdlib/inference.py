@@ -55,9 +55,8 @@ import numpy as np
 import pandas as pd
 
 from asdlib.features import concat_stores, load_features
-from asdlib.metrics import (DEFAULT_PERCENTILE, decision_percentile, gamma_threshold, harmonic_mean,
+from asdlib.metrics import (decision_percentile, gamma_threshold, harmonic_mean,
                             labelled_section_metrics, write_anomaly_scores, write_decision_results)
-from asdlib.names import MACHINES
 from asdlib.atomic import clean_stale, exclusive, staged_folder, write_atomic
 from asdlib.train import (ALL_MACHINES, RunConfig, checkpoint_epochs, list_checkpoints, load_model, machine_index,
                           read_run_config)
@@ -396,7 +395,7 @@ def _score_run(run_dir: Path, data_root, truth_dir, rules, backend, wt_weights, 
                     "weights": list(kwargs["weights"]) if kwargs and "weights" in kwargs else None,
                     "pooling": poolings if pooled else poolings[machine], "checkpoint": selection,
                     "thresholds": thresholds,
-                    "percentile": {m: _percentile(m) for m in machines} if pooled else _percentile(machine),
+                    "percentile": {m: decision_percentile(m) for m in machines} if pooled else decision_percentile(machine),
                     "sections": rows, "dev": _hmeans(rows, dev_keys, machine), "eval": _hmeans(rows, eval_keys, machine),
                     "config": meta["run"], "code": meta.get("code"), "data_root": str(data_root),
                 }
@@ -478,18 +477,12 @@ def _choose_epochs(rules, modes, epochs: list[int], dev_curve: dict) -> dict[str
                    for mode in modes} for rule in rules}
 
 
-def _percentile(machine: str) -> float:
-    """The gamma percentile of ``machine``'s decisions: the paper's for a DCASE 2022 machine type
-    (:func:`asdlib.metrics.decision_percentile`), the official 0.9 for a later year's new machine."""
-    return decision_percentile(machine) if machine in MACHINES else DEFAULT_PERCENTILE
-
-
 def _thresholds(train_scores: np.ndarray, train_sections: np.ndarray, machine: str) -> dict[str, float]:
     """Section -> decision threshold: the gamma fit of the section's training scores at the machine's
     percentile (the official baseline's rule). Sections named ``<machine>/<section>`` (a run on every
     machine) take their own machine's percentile."""
     return {section: gamma_threshold(train_scores[train_sections == section],
-                                     _percentile(section.split("/")[0] if "/" in section else machine))
+                                     decision_percentile(section.split("/")[0] if "/" in section else machine))
             for section in np.unique(train_sections)}
 
 

@@ -195,6 +195,7 @@ def test_decision_percentile_follows_paper():
     assert {m: decision_percentile(m) for m in MACHINES} == {
         "ToyCar": 0.9, "ToyTrain": 0.9, "bearing": 0.6, "fan": 0.6, "gearbox": 0.9,
         "slider": 0.9, "valve": 0.9}
+    assert decision_percentile("ToyDrone") == decision_percentile("3DPrinter") == 0.9  # a later year's new machine
     with pytest.raises(ValueError, match="unknown machine"):
         decision_percentile("Fan")
 
